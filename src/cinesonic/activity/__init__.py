@@ -1,0 +1,1 @@
+"""The audit log: every authentication event and every admin or moderator write."""

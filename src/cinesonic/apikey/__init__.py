@@ -1,0 +1,1 @@
+"""API keys for scripts, peers and media players: scoped, expiring, shown once."""

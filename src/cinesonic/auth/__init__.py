@@ -1,0 +1,1 @@
+"""Accounts' sign-in: passwords, tokens, sessions, cookies and CSRF, mail links, lockout."""

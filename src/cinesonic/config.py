@@ -1,0 +1,170 @@
+"""Settings: every knob of the server, read from `CINESONIC_*` environment variables.
+
+An optional TOML file (`CINESONIC_CONFIG_FILE`, default `<data_dir>/cinesonic.toml`) supplies
+values the environment does not set. The README's configuration table lists every field here;
+keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Values from the TOML file, below environment variables in priority."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = os.environ.get("CINESONIC_CONFIG_FILE")
+        if path is None:
+            data_dir = os.environ.get("CINESONIC_DATA_DIR", "data")
+            path = str(Path(data_dir) / "cinesonic.toml")
+        self._data: dict[str, Any] = {}
+        if Path(path).is_file():
+            with open(path, "rb") as handle:
+                self._data = tomllib.load(handle)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {
+            key: value for key, value in self._data.items() if key in self.settings_cls.model_fields
+        }
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CINESONIC_", extra="ignore")
+
+    # Server
+    data_dir: Path = Field(
+        Path("data"), description="Where the database, keys, images and outbox live."
+    )
+    host: str = Field("127.0.0.1", description="Address `cinesonic serve` listens on.")
+    port: int = Field(8000, description="Port `cinesonic serve` listens on.")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="Base URL used in links sent by mail."
+    )
+    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="`json` lines, `console` text, or `auto` (console on a TTY)."
+    )
+    # Storage
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default SQLite file `<data_dir>/cinesonic.db`. "
+        "PostgreSQL: `postgresql+asyncpg://user@host/db`.",
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL for events and rate-limit counters across replicas."
+    )
+    redis_prefix: str = Field(
+        "cinesonic", description="Prefix of every Redis key and channel (share one Redis safely)."
+    )
+    database_pool_size: int = Field(10, description="Connection pool size (PostgreSQL).")
+    sqlite_busy_timeout_ms: int = Field(5000, description="SQLite busy timeout in milliseconds.")
+    # Security
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs JWTs and encrypts secrets at rest; generated into "
+        "`<data_dir>/secret.key` on first start when unset.",
+    )
+    access_token_ttl_seconds: int = Field(900, description="Lifetime of access JWTs.")
+    refresh_token_ttl_days: int = Field(30, description="Lifetime of refresh tokens (sessions).")
+    open_registration: bool = Field(
+        True, description="Anyone may register; the first account becomes admin either way."
+    )
+    require_email_verification: bool = Field(
+        False, description="New accounts must verify their email before signing in."
+    )
+    email_verification_ttl_hours: int = Field(48, description="Lifetime of verification links.")
+    password_reset_ttl_minutes: int = Field(30, description="Lifetime of password reset links.")
+    login_lockout_threshold: int = Field(
+        5, description="Failed logins in a row that lock an account."
+    )
+    login_lockout_minutes: int = Field(
+        15, description="First lock duration; doubles with each further lock, up to 24 h."
+    )
+    cookie_secure: bool = Field(
+        False, description="Mark auth cookies `Secure` (set true behind HTTPS)."
+    )
+    cookie_samesite: Literal["lax", "strict", "none"] = Field(
+        "lax", description="SameSite of the refresh-token cookie."
+    )
+    argon2_time_cost: int = Field(3, description="argon2id iterations.")
+    argon2_memory_cost_kib: int = Field(65536, description="argon2id memory in KiB.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Proxy addresses whose `X-Forwarded-For` is trusted for the client IP.",
+    )
+    # Rate limits (limits' notation: "N/period")
+    rate_limit_enabled: bool = Field(True, description="Enforce rate limits.")
+    rate_limit_global: str = Field("1000/15minutes", description="Per IP across the API [003].")
+    rate_limit_login: str = Field("20/minute", description="Login attempts per IP.")
+    rate_limit_auth_sensitive: str = Field(
+        "5/15minutes", description="Forgot-password / resend-verification per IP."
+    )
+    rate_limit_csrf: str = Field("60/minute", description="`POST /csrf/token` per IP [003].")
+    rate_limit_admin: str = Field("200/hour", description="Admin routes per user [003].")
+    # Request limits
+    max_json_body_bytes: int = Field(1_048_576, description="Largest JSON body accepted (413).")
+    # Mail
+    smtp_host: str | None = Field(None, description="SMTP server; unset writes mail to the outbox.")
+    smtp_port: int = Field(587, description="SMTP port.")
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(
+        "starttls", description="`none`, `starttls`, or implicit `tls`."
+    )
+    smtp_user: str | None = Field(None, description="SMTP user name.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    mail_from: str = Field("cinesonic <noreply@localhost>", description="Sender of mail.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls), file_secret_settings)
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'cinesonic.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    def prepare_data_dir(self) -> None:
+        """Create the data directory and the secret key file on first start."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.outbox_dir.mkdir(exist_ok=True)
+        if self.secret_key is None:
+            key_file = self.data_dir / "secret.key"
+            if not key_file.exists():
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_urlsafe(48))
+            self.secret_key = SecretStr(key_file.read_text().strip())
+
+    @property
+    def signing_key(self) -> str:
+        if self.secret_key is None:
+            raise RuntimeError("Settings.prepare_data_dir() must run before keys are used")
+        return self.secret_key.get_secret_value()

@@ -1,0 +1,115 @@
+"""The named dependencies every endpoint uses: `DbSession`, `State`, `ClientInfo`,
+`CurrentPrincipal`, `OptionalPrincipal`, `MediaPrincipal` and `require(permission)`.
+
+An endpoint without a principal dependency is public on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cinesonic.auth import service as auth_service
+from cinesonic.auth.principal import Principal
+from cinesonic.errors import AuthenticationRequired, Forbidden, InvalidToken
+from cinesonic.state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.cinesonic
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+async def get_db_session(state: State) -> AsyncIterator[AsyncSession]:
+    async with state.db.session() as session:
+        yield session
+
+
+# scope="function": commit before the response is sent, so a failed commit is the answer.
+DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    ip: str
+    user_agent: str | None
+    request_id: str | None
+
+
+def get_request_info(request: Request) -> RequestInfo:
+    return RequestInfo(
+        ip=getattr(request.state, "client_ip", None) or "unknown",
+        user_agent=(request.headers.get("user-agent") or "")[:512] or None,
+        request_id=getattr(request.state, "request_id", None),
+    )
+
+
+ClientInfo = Annotated[RequestInfo, Depends(get_request_info)]
+
+
+async def _resolve(request: Request, state: AppState, *, allow_query_key: bool) -> Principal | None:
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    headers = request.headers
+    authorization = headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    api_key = headers.get("x-api-key")
+    if api_key is None and allow_query_key:
+        api_key = request.query_params.get("api_key")
+    credentials = auth_service.Credentials(
+        method=request.method,
+        bearer=value.strip() if scheme.lower() == "bearer" and value.strip() else None,
+        api_key=api_key,
+        access_cookie=request.cookies.get("access_token"),
+        csrf_header=headers.get("x-csrf-token"),
+        csrf_cookie=request.cookies.get("csrf_token"),
+    )
+    if authorization and credentials.bearer is None and not api_key:
+        raise InvalidToken("Use 'Authorization: Bearer <token>' or the X-API-Key header.")
+    principal = await auth_service.authenticate(state, credentials)
+    request.state.principal = principal
+    return principal
+
+
+async def get_optional_principal(request: Request, state: State) -> Principal | None:
+    return await _resolve(request, state, allow_query_key=False)
+
+
+async def get_principal(request: Request, state: State) -> Principal:
+    principal = await _resolve(request, state, allow_query_key=False)
+    if principal is None:
+        raise AuthenticationRequired()
+    return principal
+
+
+async def get_media_principal(request: Request, state: State) -> Principal:
+    """Stream and image GETs also accept `?api_key=` (media players cannot send headers)."""
+    principal = await _resolve(request, state, allow_query_key=True)
+    if principal is None:
+        raise AuthenticationRequired()
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+MediaPrincipal = Annotated[Principal, Depends(get_media_principal)]
+
+
+def require(permission: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that admits principals holding `permission` (403 otherwise)."""
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(permission):
+            raise Forbidden(f"This needs the '{permission}' permission.")
+        return principal
+
+    dependency.__name__ = f"require_{permission.replace('.', '_')}"
+    return dependency

@@ -1,0 +1,1 @@
+"""Publish/subscribe between the parts of one process, or between replicas through Redis."""

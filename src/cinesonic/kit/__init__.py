@@ -1,0 +1,1 @@
+"""Domain-free helpers: ids, time, pagination, schemas, tokens. Nothing here imports a domain."""

@@ -1,0 +1,138 @@
+"""The one pagination and sorting helper every list endpoint answers through.
+
+Query: `page` (1-based) with `page_size` — or its aliases `pageSize`, `per_page`, `perPage`,
+`limit` — or `offset` with `limit`. Default 50, maximum 200 (more is a 422, not a silent clamp).
+`sort=name,-created_at` (a leading `-` is descending) or `sort=name&order=desc`.
+Answer: `{"data": [...], "pagination": {page, page_size, offset, total, total_pages}}`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cinesonic.errors import ValidationFailed
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+class PaginationMeta(BaseModel):
+    page: int
+    page_size: int
+    offset: int
+    total: int
+    total_pages: int
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    pagination: PaginationMeta
+
+
+@dataclass(frozen=True)
+class PageParams:
+    offset: int
+    page_size: int
+    sort: tuple[tuple[str, bool], ...]  # (field, descending)
+
+    @property
+    def page(self) -> int:
+        return self.offset // self.page_size + 1
+
+    def meta(self, total: int) -> PaginationMeta:
+        return PaginationMeta(
+            page=self.page,
+            page_size=self.page_size,
+            offset=self.offset,
+            total=total,
+            total_pages=math.ceil(total / self.page_size) if total else 0,
+        )
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        details=[{"field": field, "location": "query", "message": message, "type": "value_error"}]
+    )
+
+
+def page_params(
+    page: Annotated[int | None, Query(description="1-based page number.")] = None,
+    page_size: Annotated[
+        int | None,
+        Query(description=f"Items per page (default {DEFAULT_PAGE_SIZE}, max {MAX_PAGE_SIZE})."),
+    ] = None,
+    page_size_camel: Annotated[int | None, Query(alias="pageSize", include_in_schema=False)] = None,
+    per_page: Annotated[int | None, Query(include_in_schema=False)] = None,
+    per_page_camel: Annotated[int | None, Query(alias="perPage", include_in_schema=False)] = None,
+    limit: Annotated[int | None, Query(description="Alias of page_size; with offset.")] = None,
+    offset: Annotated[int | None, Query(description="Items to skip (instead of page).")] = None,
+    sort: Annotated[
+        str | None, Query(description="Comma-separated fields; `-field` sorts descending.")
+    ] = None,
+    order: Annotated[
+        Literal["asc", "desc"] | None, Query(description="Direction for `sort`.")
+    ] = None,
+) -> PageParams:
+    sizes = [
+        s for s in (page_size, page_size_camel, per_page, per_page_camel, limit) if s is not None
+    ]
+    size = sizes[0] if sizes else DEFAULT_PAGE_SIZE
+    if size < 1 or size > MAX_PAGE_SIZE:
+        raise _invalid("page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
+    if page is not None and page < 1:
+        raise _invalid("page", "must be 1 or more")
+    if offset is not None and offset < 0:
+        raise _invalid("offset", "must be 0 or more")
+    start = offset if offset is not None else ((page or 1) - 1) * size
+    fields: list[tuple[str, bool]] = []
+    for raw in (sort or "").split(","):
+        name = raw.strip()
+        if not name:
+            continue
+        descending = name.startswith("-")
+        if descending or name.startswith("+"):
+            name = name[1:]
+        fields.append((name, descending or (order == "desc")))
+    return PageParams(offset=start, page_size=size, sort=tuple(fields))
+
+
+PaginationDep = Annotated[PageParams, Depends(page_params)]
+
+
+def apply_sort(
+    statement: Select[Any],
+    params: PageParams,
+    sortable: Mapping[str, ColumnElement[Any]],
+    default: Sequence[ColumnElement[Any]],
+    tiebreaker: ColumnElement[Any],
+) -> Select[Any]:
+    """Order by the requested fields (refusing unknown ones), then a unique tie-breaker."""
+    clauses: list[ColumnElement[Any]] = []
+    for name, descending in params.sort:
+        column = sortable.get(name)
+        if column is None:
+            allowed = ", ".join(sorted(sortable))
+            raise _invalid("sort", f"cannot sort by '{name}'; allowed: {allowed}")
+        clauses.append(column.desc() if descending else column.asc())
+    return statement.order_by(*(clauses or default), tiebreaker)
+
+
+async def paginate_rows(
+    session: AsyncSession, statement: Select[Any], params: PageParams
+) -> tuple[Sequence[Any], int]:
+    """Run a sorted statement for one page; return (rows, total)."""
+    count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
+    total = int((await session.execute(count_statement)).scalar_one())
+    result = await session.execute(statement.offset(params.offset).limit(params.page_size))
+    return result.scalars().all(), total

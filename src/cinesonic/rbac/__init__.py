@@ -1,0 +1,1 @@
+"""Roles and permissions: the catalogue, built-in and custom roles, assignment."""

@@ -1,0 +1,1 @@
+"""User accounts: profiles, preferences, and the admin's view of every account."""
