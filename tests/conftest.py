@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from cinesonic.app import create_app
 from cinesonic.config import Settings
+from cinesonic.logs import configure_logging
 from cinesonic.migrations.runner import upgrade
 from cinesonic.state import AppState
 
@@ -50,6 +51,12 @@ async def _pg_exec(url: str, *statements: str) -> None:
         await connection.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def quiet_logs() -> None:
+    """Warnings and errors only, as JSON lines: what a test prints should be worth reading."""
+    configure_logging(Settings(log_level="warning", log_format="json"))
+
+
 @pytest.fixture(scope="session")
 def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database to copy: a file path (SQLite) or a database name (PostgreSQL)."""
@@ -58,7 +65,8 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         upgrade(f"sqlite+aiosqlite:///{path}")
         yield str(path)
         return
-    name = f"cinesonic_template_{WORKER}"
+    # Unique per process: concurrent runs against one server must not share a template.
+    name = f"cinesonic_template_{WORKER}_{os.getpid()}"
     asyncio.run(
         _pg_exec(
             PG_URL,
@@ -102,6 +110,8 @@ def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, ob
         "argon2_memory_cost_kib": 1024,
         "log_format": "json",
         "log_level": "warning",
+        # Tests start the workers they need; an app worker would race them for jobs.
+        "worker_enabled": False,
     }
     values.update(settings_overrides)
     return Settings(**values)  # type: ignore[arg-type]

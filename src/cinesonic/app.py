@@ -8,20 +8,25 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, WebSocket
 
-from cinesonic import __version__
+from cinesonic import __version__, realtime
 from cinesonic.auth import service as auth_service
 from cinesonic.auth.security import Passwords
 from cinesonic.config import Settings
 from cinesonic.db import Database
 from cinesonic.errors import install_error_handlers
 from cinesonic.events.bus import create_bus
-from cinesonic.kit.mail import Mailer, SmtpConfig
+from cinesonic.events.websocket import Hub
+from cinesonic.kit.mail import Mailer
 from cinesonic.kit.ratelimit import RateLimiter
 from cinesonic.middleware import RequestContextMiddleware
+from cinesonic.openapi import install_openapi
+from cinesonic.setting import runtime as setting_runtime
 from cinesonic.state import AppState
 from cinesonic.user import service as user_service
+from cinesonic.worker.registry import registry
+from cinesonic.worker.runner import Worker
 
 log = structlog.get_logger("cinesonic")
 
@@ -32,23 +37,72 @@ def _routers() -> list[APIRouter]:
     from cinesonic.activity.endpoints import router as activity
     from cinesonic.apikey.endpoints import router as apikey
     from cinesonic.auth.endpoints import router as auth
+    from cinesonic.image.endpoints import router as image
+    from cinesonic.job.endpoints import router as job
     from cinesonic.rbac.endpoints import router as rbac
+    from cinesonic.setting.endpoints import router as setting
     from cinesonic.user.endpoints import router as user
 
-    return [auth, user, rbac, apikey, activity]
+    return [auth, user, rbac, apikey, activity, job, image, setting]
+
+
+def start_worker(state: AppState) -> Worker:
+    """A worker over every job type the domains declare (their `tasks` modules register them)."""
+    import cinesonic.job.tasks  # noqa: F401 — registers the job types
+
+    settings = state.settings
+    return Worker(
+        state.db,
+        state.bus,
+        registry,
+        settings,
+        queues=settings.worker_queues or None,
+        concurrency=settings.worker_concurrency,
+        lease_seconds=settings.job_lease_seconds,
+    )
 
 
 def _mailer(settings: Settings) -> Mailer:
-    smtp = None
-    if settings.smtp_host:
-        smtp = SmtpConfig(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            tls=settings.smtp_tls,
-            user=settings.smtp_user,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-        )
-    return Mailer(settings.mail_from, settings.outbox_dir, smtp)
+    return Mailer(settings.mail_from, settings.outbox_dir, setting_runtime.smtp_config(settings))
+
+
+@asynccontextmanager
+async def running_state(
+    settings: Settings, limiter: RateLimiter | None = None
+) -> AsyncIterator[AppState]:
+    """What a server process (API or standalone worker) runs on: database, event bus with its
+    cache-invalidation and settings subscriptions, mailer, and the stored settings applied."""
+    db = Database(settings)
+    bus = create_bus(settings.redis_url, settings.redis_prefix)
+    state = AppState(
+        settings=settings,
+        db=db,
+        limiter=limiter
+        or RateLimiter(
+            settings.redis_url, enabled=settings.rate_limit_enabled, prefix=settings.redis_prefix
+        ),
+        bus=bus,
+        mailer=_mailer(settings),
+        passwords=Passwords(settings.argon2_time_cost, settings.argon2_memory_cost_kib),
+    )
+
+    async def on_invalidation(data: Any) -> None:
+        await auth_service.on_invalidation(state, data)
+
+    async def on_settings_changed(data: Any) -> None:
+        await setting_runtime.on_changed(state, data)
+
+    bus.subscribe(auth_service.INVALIDATION_CHANNEL, on_invalidation)
+    bus.subscribe(setting_runtime.CHANGED_CHANNEL, on_settings_changed)
+    await bus.start()
+    try:
+        # Stored settings apply before anything is built from them (the worker, for one).
+        await setting_runtime.load(state)
+        yield state
+    finally:
+        await state.mailer.drain()  # deferred mail work still needs the database
+        await bus.close()
+        await db.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,35 +114,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        db = Database(settings)
-        bus = create_bus(settings.redis_url, settings.redis_prefix)
-        state = AppState(
-            settings=settings,
-            db=db,
-            limiter=limiter,
-            bus=bus,
-            mailer=_mailer(settings),
-            passwords=Passwords(settings.argon2_time_cost, settings.argon2_memory_cost_kib),
-        )
-
-        async def on_invalidation(data: Any) -> None:
-            await auth_service.on_invalidation(state, data)
-
-        bus.subscribe(auth_service.INVALIDATION_CHANNEL, on_invalidation)
-        await bus.start()
-        app.state.cinesonic = state
-        async with db.sessionmaker() as session:
-            if await user_service.count_users(session) == 0:
-                log.warning(
-                    "no_users_yet",
-                    hint="Create the first admin with `cinesonic user create-admin`, or register: "
-                    "the first account to register becomes the administrator.",
-                )
-        try:
-            yield {}
-        finally:
-            await bus.close()
-            await db.dispose()
+        async with running_state(settings, limiter) as state:
+            app.state.cinesonic = state
+            app.state.hub = Hub(state.bus, realtime.ws_authenticator(state), realtime.may_see)
+            if settings.worker_enabled:
+                state.worker = start_worker(state)
+                await state.worker.start()
+            async with state.db.sessionmaker() as session:
+                if await user_service.count_users(session) == 0:
+                    log.warning(
+                        "no_users_yet",
+                        hint="Create the first admin with `cinesonic user create-admin`, or "
+                        "register: the first account to register becomes the administrator.",
+                    )
+            try:
+                yield {}
+            finally:
+                if state.worker is not None:
+                    await state.worker.stop()
 
     app = FastAPI(
         title="cinesonic",
@@ -100,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(RequestContextMiddleware, settings=settings, limiter=limiter)
 
     from cinesonic.health.endpoints import router as health
@@ -108,4 +152,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health, prefix=API_PREFIX, include_in_schema=False)
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)
+
+    @app.websocket(f"{API_PREFIX}/ws")
+    async def events_socket(websocket: WebSocket) -> None:
+        """Live events; see `cinesonic.events.websocket`."""
+        await websocket.app.state.hub.serve(websocket)
+
     return app

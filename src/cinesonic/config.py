@@ -17,6 +17,12 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+# One rule in the `limits` notation: "20/minute", "5/15minutes", "100 per hour".
+RATE_LIMIT_PATTERN = (
+    r"(?i)^\s*[1-9][0-9]*\s*(/|per)\s*([1-9][0-9]*)?\s*(second|minute|hour|day|month|year)s?\s*$"
+)
+LOG_LEVEL_PATTERN = r"(?i)^(debug|info|warning|error|critical)$"
+
 
 class _TomlSource(PydanticBaseSettingsSource):
     """Values from the TOML file, below environment variables in priority."""
@@ -51,9 +57,13 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `cinesonic serve` listens on.")
     port: int = Field(8000, description="Port `cinesonic serve` listens on.")
     public_url: str = Field(
-        "http://127.0.0.1:8000", description="Base URL used in links sent by mail."
+        "http://127.0.0.1:8000",
+        pattern=r"^https?://",
+        description="Base URL used in links sent by mail.",
     )
-    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    log_level: str = Field(
+        "info", pattern=LOG_LEVEL_PATTERN, description="Log level: debug, info, warning, error."
+    )
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="`json` lines, `console` text, or `auto` (console on a TTY)."
     )
@@ -77,21 +87,27 @@ class Settings(BaseSettings):
         description="Signs JWTs and encrypts secrets at rest; generated into "
         "`<data_dir>/secret.key` on first start when unset.",
     )
-    access_token_ttl_seconds: int = Field(900, description="Lifetime of access JWTs.")
-    refresh_token_ttl_days: int = Field(30, description="Lifetime of refresh tokens (sessions).")
+    access_token_ttl_seconds: int = Field(900, ge=1, description="Lifetime of access JWTs.")
+    refresh_token_ttl_days: int = Field(
+        30, ge=1, description="Lifetime of refresh tokens (sessions)."
+    )
     open_registration: bool = Field(
         True, description="Anyone may register; the first account becomes admin either way."
     )
     require_email_verification: bool = Field(
         False, description="New accounts must verify their email before signing in."
     )
-    email_verification_ttl_hours: int = Field(48, description="Lifetime of verification links.")
-    password_reset_ttl_minutes: int = Field(30, description="Lifetime of password reset links.")
+    email_verification_ttl_hours: int = Field(
+        48, ge=1, description="Lifetime of verification links."
+    )
+    password_reset_ttl_minutes: int = Field(
+        30, ge=1, description="Lifetime of password reset links."
+    )
     login_lockout_threshold: int = Field(
-        5, description="Failed logins in a row that lock an account."
+        5, ge=1, description="Failed logins in a row that lock an account."
     )
     login_lockout_minutes: int = Field(
-        15, description="First lock duration; doubles with each further lock, up to 24 h."
+        15, ge=1, description="First lock duration; doubles with each further lock, up to 24 h."
     )
     cookie_secure: bool = Field(
         False, description="Mark auth cookies `Secure` (set true behind HTTPS)."
@@ -107,18 +123,44 @@ class Settings(BaseSettings):
     )
     # Rate limits (limits' notation: "N/period")
     rate_limit_enabled: bool = Field(True, description="Enforce rate limits.")
-    rate_limit_global: str = Field("1000/15minutes", description="Per IP across the API [003].")
-    rate_limit_login: str = Field("20/minute", description="Login attempts per IP.")
-    rate_limit_auth_sensitive: str = Field(
-        "5/15minutes", description="Forgot-password / resend-verification per IP."
+    rate_limit_global: str = Field(
+        "1000/15minutes", pattern=RATE_LIMIT_PATTERN, description="Per IP across the API [003]."
     )
-    rate_limit_csrf: str = Field("60/minute", description="`POST /csrf/token` per IP [003].")
-    rate_limit_admin: str = Field("200/hour", description="Admin routes per user [003].")
+    rate_limit_login: str = Field(
+        "20/minute", pattern=RATE_LIMIT_PATTERN, description="Login attempts per IP."
+    )
+    rate_limit_auth_sensitive: str = Field(
+        "5/15minutes",
+        pattern=RATE_LIMIT_PATTERN,
+        description="Forgot-password / resend-verification per IP.",
+    )
+    rate_limit_csrf: str = Field(
+        "60/minute", pattern=RATE_LIMIT_PATTERN, description="`POST /csrf/token` per IP [003]."
+    )
+    rate_limit_admin: str = Field(
+        "200/hour", pattern=RATE_LIMIT_PATTERN, description="Admin routes per user [003]."
+    )
+    # Jobs
+    worker_enabled: bool = Field(
+        True, description="Run a job worker inside `cinesonic serve` (`--no-worker` turns it off)."
+    )
+    worker_concurrency: int = Field(4, ge=1, description="Jobs one worker runs at once.")
+    worker_queues: list[str] = Field(
+        default_factory=list, description="Queues the worker serves (empty: all)."
+    )
+    job_lease_seconds: float = Field(
+        30.0, gt=0, description="A job whose worker stops heartbeating is retried after this."
+    )
+    job_retention_days: int = Field(
+        30, ge=1, description="Finished jobs older than this are pruned (dead ones are kept)."
+    )
     # Request limits
-    max_json_body_bytes: int = Field(1_048_576, description="Largest JSON body accepted (413).")
+    max_json_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest JSON body accepted (413)."
+    )
     # Mail
     smtp_host: str | None = Field(None, description="SMTP server; unset writes mail to the outbox.")
-    smtp_port: int = Field(587, description="SMTP port.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
     smtp_tls: Literal["none", "starttls", "tls"] = Field(
         "starttls", description="`none`, `starttls`, or implicit `tls`."
     )
@@ -158,10 +200,29 @@ class Settings(BaseSettings):
         if self.secret_key is None:
             key_file = self.data_dir / "secret.key"
             if not key_file.exists():
-                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(secrets.token_urlsafe(48))
+                self._write_key_once(key_file)
             self.secret_key = SecretStr(key_file.read_text().strip())
+
+    @staticmethod
+    def _write_key_once(key_file: Path) -> None:
+        """Publish a complete key file atomically: a process starting at the same moment
+        (`serve` beside `worker`) sees no file or the whole key — never an empty one — and
+        the first link wins."""
+        draft = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(draft, key_file)
+            except FileExistsError:
+                pass
+            except OSError:  # a filesystem without hard links: rename, still all or nothing
+                os.replace(draft, key_file)
+        finally:
+            draft.unlink(missing_ok=True)
 
     @property
     def signing_key(self) -> str:

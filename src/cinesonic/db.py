@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -42,9 +42,28 @@ _AFTER_COMMIT = "cinesonic_after_commit"
 log = structlog.get_logger("cinesonic.db")
 
 
+async def lock_for_update(session: AsyncSession, key: int) -> None:
+    """Hold an exclusive lock on `key` until this transaction ends, so check-then-write rules
+    ("is this the first account?") cannot race. PostgreSQL: a transaction advisory lock.
+    SQLite: the database write lock, taken now through a write that changes nothing."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    else:
+        await session.execute(
+            text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0")
+        )
+
+
 def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
     """Run `callback` once the session's unit of work has committed (never on rollback)."""
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def _sqlite_in_transaction(dbapi_connection: Any) -> bool:
+    """Whether SQLite has a transaction open on this (aiosqlite-adapted) connection; True when
+    that cannot be told, so the caller then commits or rolls back as usual."""
+    raw = getattr(getattr(dbapi_connection, "_connection", None), "_conn", None)
+    return bool(getattr(raw, "in_transaction", True))
 
 
 class Database:
@@ -66,6 +85,23 @@ class Database:
 
     def _configure_sqlite(self, engine: Engine, busy_timeout_ms: int) -> None:
         lock = self.write_lock
+
+        # A request that only read never opened a SQLite transaction (pysqlite begins one at
+        # the first write), so its commit and its rollback-on-return are no-ops — skip them
+        # rather than pay a round trip to aiosqlite's thread for each.
+        dialect = engine.dialect
+        real_commit, real_rollback = dialect.do_commit, dialect.do_rollback
+
+        def do_commit(dbapi_connection: Any) -> None:
+            if _sqlite_in_transaction(dbapi_connection):
+                real_commit(dbapi_connection)
+
+        def do_rollback(dbapi_connection: Any) -> None:
+            if _sqlite_in_transaction(dbapi_connection):
+                real_rollback(dbapi_connection)
+
+        dialect.do_commit = do_commit  # type: ignore[method-assign]
+        dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -19,7 +19,7 @@ from cinesonic.errors import AuthenticationRequired, Forbidden, InvalidToken
 from cinesonic.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.cinesonic
     return state
 
@@ -43,7 +43,7 @@ class RequestInfo:
     request_id: str | None
 
 
-def get_request_info(request: Request) -> RequestInfo:
+async def get_request_info(request: Request) -> RequestInfo:
     return RequestInfo(
         ip=getattr(request.state, "client_ip", None) or "unknown",
         user_agent=(request.headers.get("user-agent") or "")[:512] or None,
@@ -71,6 +71,7 @@ async def _resolve(request: Request, state: AppState, *, allow_query_key: bool) 
         access_cookie=request.cookies.get("access_token"),
         csrf_header=headers.get("x-csrf-token"),
         csrf_cookie=request.cookies.get("csrf_token"),
+        ip=getattr(request.state, "client_ip", None) or "unknown",
     )
     if authorization and credentials.bearer is None and not api_key:
         raise InvalidToken("Use 'Authorization: Bearer <token>' or the X-API-Key header.")

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger("cinesonic.errors")
@@ -134,8 +135,10 @@ def render_error(
     details: Any = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    # Details may hold ids and times (as responses do); render them the way responses would.
+    rendered = to_jsonable_python(details, fallback=str)
     body = {
-        "error": {"code": code, "message": message, "details": details},
+        "error": {"code": code, "message": message, "details": rendered},
         "request_id": _request_id(request),
     }
     return JSONResponse(body, status_code=status_code, headers=headers)

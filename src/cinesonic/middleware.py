@@ -13,15 +13,19 @@ from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cinesonic.config import Settings
+from cinesonic.errors import render_error
 from cinesonic.kit.ratelimit import RateLimiter
 
 log = structlog.get_logger("cinesonic.access")
 
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-_UNLIMITED_PATHS = frozenset({"/health", "/healthz", "/readyz", "/metrics"})
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+# Probes, also where the health router is mounted again under the API prefix.
+_PROBES = ("/health", "/healthz", "/readyz")
+_UNLIMITED_PATHS = frozenset({*_PROBES, *(f"/api/v1{p}" for p in _PROBES), "/metrics"})
 # Uploads and media carry their own, larger limits in their routes.
 _STREAMED_TYPES = (b"multipart/form-data", b"application/octet-stream")
 _SECURITY_HEADERS = [
@@ -66,18 +70,29 @@ class RequestContextMiddleware:
         self.limiter = limiter
         self.trusted = [ip_network(p, strict=False) for p in settings.trusted_proxies]
 
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            parsed = ip_address(address)
+        except ValueError:
+            return False
+        return any(parsed in net for net in self.trusted)
+
     def client_ip(self, scope: Scope) -> str:
         client = scope.get("client")
-        peer = client[0] if client else "unknown"
-        if self.trusted and peer != "unknown":
-            try:
-                trusted_peer = any(ip_address(peer) in net for net in self.trusted)
-            except ValueError:
-                trusted_peer = False
-            forwarded = _header(scope, b"x-forwarded-for")
-            if trusted_peer and forwarded:
-                return forwarded.decode("latin-1").split(",")[-1].strip() or peer
-        return str(peer)
+        peer = str(client[0]) if client else "unknown"
+        forwarded = _header(scope, b"x-forwarded-for")
+        if not (forwarded and self._is_trusted(peer)):
+            return peer
+        # Right to left: each trusted proxy appended the address it saw; the first one that is
+        # not a trusted proxy is the client. Whatever lies left of it, the client wrote.
+        for entry in reversed(forwarded.decode("latin-1").split(",")):
+            address = entry.strip()
+            if not self._is_trusted(address):
+                try:
+                    return str(ip_address(address))
+                except ValueError:
+                    return peer
+        return peer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -85,7 +100,8 @@ class RequestContextMiddleware:
             return
         given = _header(scope, b"x-request-id")
         given_text = given.decode("latin-1") if given else ""
-        request_id = given_text if _VALID_REQUEST_ID.match(given_text) else uuid.uuid4().hex
+        # fullmatch: `$` would let a trailing newline through into our response headers.
+        request_id = given_text if _VALID_REQUEST_ID.fullmatch(given_text) else uuid.uuid4().hex
         ip = self.client_ip(scope)
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
@@ -139,6 +155,7 @@ class RequestContextMiddleware:
                 return
 
         received = 0
+        response_started = False
 
         async def guarded_receive() -> Message:
             nonlocal received
@@ -152,16 +169,29 @@ class RequestContextMiddleware:
             return message
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status_holder[0] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.extend(_SECURITY_HEADERS)
-                headers.extend(rate_headers)
+                # A route's own, stricter limit (login, forgot-password) already set these.
+                if not any(name == b"ratelimit-limit" for name, _ in headers):
+                    headers.extend(rate_headers)
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, guarded_receive, send_with_headers)
+        try:
+            await self.app(scope, guarded_receive, send_with_headers)
+        except Exception as exc:
+            # Answered here rather than by Starlette's outer ServerErrorMiddleware, so the 500
+            # carries the request id and security headers too, and the access log records it.
+            if response_started:
+                raise
+            log.exception("unhandled_error", error=repr(exc))
+            response = render_error(Request(scope), 500, "internal_error", "Internal server error.")
+            await response(scope, receive, send_with_headers)
         self._log(scope, status_holder[0], started)
 
     def _log(self, scope: Scope, status: int, started: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,8 @@ from cinesonic.kit.ratelimit import RateLimiter
 if TYPE_CHECKING:
     from cinesonic.auth.principal import Principal
     from cinesonic.auth.security import Passwords
+    from cinesonic.setting.runtime import SettingsRuntime
+    from cinesonic.worker.runner import Worker
 
 
 @dataclass
@@ -26,3 +29,11 @@ class AppState:
     mailer: Mailer
     passwords: Passwords
     auth_cache: TaggedCache[Principal] = field(default_factory=lambda: TaggedCache(ttl=60.0))
+    # Costly aggregates kept briefly (the accounts summary); each entry sets its own TTL.
+    aggregates: TaggedCache[object] = field(default_factory=lambda: TaggedCache(ttl=60.0))
+    # API key id → monotonic time its use was last written (throttles `apikey_service.touch`).
+    api_key_touched: dict[uuid.UUID, float] = field(default_factory=dict)
+    # The in-process job worker, when this process runs one (`worker_enabled`).
+    worker: Worker | None = None
+    # The server's own setting values and which the environment pins (`setting.runtime`).
+    settings_runtime: SettingsRuntime | None = None

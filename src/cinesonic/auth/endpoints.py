@@ -1,36 +1,56 @@
-"""Sign-in routes: register, login, refresh, logout, me, session, CSRF token.
+"""Sign-in routes: register, login, refresh, logout, me, session, CSRF token; the caller's
+sessions (devices); password change and reset; email verification.
 
 Every token answer also sets the browser cookies of [002]'s cookie mode: the httpOnly
-`refresh_token` (path `/api/v1/auth`), an httpOnly `access_token` for media elements, and a
-readable `csrf_token` to echo in `X-CSRF-Token`. Scripts may ignore them.
+`refresh_token` (path `/api/v1`, so both `/auth/refresh` and `/sessions/refresh` receive it),
+an httpOnly `access_token` for media elements, and a readable `csrf_token` to echo in
+`X-CSRF-Token`. Scripts may ignore them.
+
+Mailed-link tokens that are unknown, used or expired answer `400 invalid_token` (the token is
+the link's payload, not a credential of the request, so not 401). A wrong current password on
+password change answers `403 wrong_password` (the caller is signed in; a 401 would read as "the
+session ended").
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
 
 from cinesonic.auth import service as auth_service
 from cinesonic.auth.schemas import (
+    AcceptedResponse,
+    ChangePasswordRequest,
+    ChangePasswordResponse,
     CsrfTokenResponse,
+    ForgotPasswordRequest,
     LoginRequest,
     LogoutRequest,
     LogoutResponse,
     RefreshRequest,
     RegisterRequest,
+    ResendVerificationRequest,
+    ResetPasswordRequest,
     SessionInfo,
     SessionRead,
     TokenResponse,
+    VerifyEmailRequest,
 )
 from cinesonic.auth.security import PasswordPolicyError
-from cinesonic.deps import ClientInfo, CurrentPrincipal, DbSession, State
+from cinesonic.deps import ClientInfo, CurrentPrincipal, DbSession, OptionalPrincipal, State
 from cinesonic.errors import (
     AuthenticationRequired,
+    BadRequest,
     InvalidCredentials,
     InvalidToken,
     RateLimited,
     ValidationFailed,
     error_responses,
 )
+from cinesonic.kit.pagination import Page, PaginationDep
+from cinesonic.kit.schemas import DeletedResponse, StatusResponse
 from cinesonic.models.auth import AuthSession
 from cinesonic.state import AppState
 from cinesonic.user import service as user_service
@@ -40,21 +60,22 @@ from cinesonic.user.service import EmailTaken, UsernameTaken
 router = APIRouter(tags=["auth"])
 
 REFRESH_COOKIE, ACCESS_COOKIE, CSRF_COOKIE = "refresh_token", "access_token", "csrf_token"
-AUTH_COOKIE_PATH = "/api/v1/auth"
+REFRESH_COOKIE_PATH = "/api/v1"
 
 
 def set_auth_cookies(
     response: Response, state: AppState, issued: auth_service.IssuedTokens
 ) -> None:
     settings = state.settings
-    common = {"secure": settings.cookie_secure, "samesite": settings.cookie_samesite}
+    secure, samesite = settings.cookie_secure, settings.cookie_samesite
     response.set_cookie(
         REFRESH_COOKIE,
         issued.refresh_token,
         httponly=True,
-        path=AUTH_COOKIE_PATH,
+        path=REFRESH_COOKIE_PATH,
         max_age=settings.refresh_token_ttl_days * 86400,
-        **common,  # type: ignore[arg-type]
+        secure=secure,
+        samesite=samesite,
     )
     response.set_cookie(
         ACCESS_COOKIE,
@@ -62,15 +83,23 @@ def set_auth_cookies(
         httponly=True,
         path="/",
         max_age=issued.expires_in,
-        **common,  # type: ignore[arg-type]
+        secure=secure,
+        samesite=samesite,
     )
-    response.set_cookie(CSRF_COOKIE, issued.csrf_token, httponly=False, path="/", **common)  # type: ignore[arg-type]
+    response.set_cookie(
+        CSRF_COOKIE, issued.csrf_token, httponly=False, path="/", secure=secure, samesite=samesite
+    )
 
 
-def clear_auth_cookies(response: Response) -> None:
-    response.delete_cookie(REFRESH_COOKIE, path=AUTH_COOKIE_PATH)
-    response.delete_cookie(ACCESS_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+def clear_auth_cookies(response: Response, state: AppState) -> None:
+    # Same attributes as when set: browsers ignore a SameSite=None deletion without Secure.
+    secure, samesite = state.settings.cookie_secure, state.settings.cookie_samesite
+    for name, path, httponly in (
+        (REFRESH_COOKIE, REFRESH_COOKIE_PATH, True),
+        (ACCESS_COOKIE, "/", True),
+        (CSRF_COOKIE, "/", False),
+    ):
+        response.delete_cookie(name, path=path, secure=secure, httponly=httponly, samesite=samesite)
 
 
 def token_response(issued: auth_service.IssuedTokens) -> TokenResponse:
@@ -83,10 +112,13 @@ def token_response(issued: auth_service.IssuedTokens) -> TokenResponse:
     )
 
 
-def session_read(auth_session: AuthSession, current: object = None) -> SessionRead:
+def session_read(auth_session: AuthSession, current: uuid.UUID | None) -> SessionRead:
     read = SessionRead.model_validate(auth_session)
     read.is_current = auth_session.id == current
     return read
+
+
+# ---------------------------------------------------------------- register, login, tokens
 
 
 @router.post(
@@ -95,8 +127,10 @@ def session_read(auth_session: AuthSession, current: object = None) -> SessionRe
     response_model=UserRead,
     summary="Create an account",
     description="Open registration is a server setting. The first account ever created becomes "
-    "the administrator (even when registration is closed).",
+    "the administrator (even when registration is closed); every later account is mailed a "
+    "link to verify its address.",
     responses=error_responses(
+        BadRequest,
         auth_service.RegistrationClosed,
         UsernameTaken,
         EmailTaken,
@@ -126,7 +160,10 @@ async def register_account(
     "/auth/login",
     response_model=TokenResponse,
     summary="Sign in with username or email and password",
+    description="Five wrong passwords in a row lock the account (403 `account_locked` with "
+    "`Retry-After`) for 15 minutes, doubling with each further lock up to a day.",
     responses=error_responses(
+        BadRequest,
         InvalidCredentials,
         auth_service.AccountLocked,
         auth_service.AccountSuspended,
@@ -159,7 +196,29 @@ async def login(
     "`refresh_token` cookie (which then needs `X-CSRF-Token`). Presenting an already-rotated "
     "token revokes the whole session.",
     responses=error_responses(
-        InvalidToken, auth_service.CsrfFailed, auth_service.AccountSuspended, ValidationFailed
+        BadRequest,
+        InvalidToken,
+        auth_service.CsrfFailed,
+        auth_service.AccountSuspended,
+        auth_service.AccountInactive,
+        ValidationFailed,
+    ),
+)
+@router.post(
+    "/sessions/refresh",
+    response_model=TokenResponse,
+    tags=["sessions"],
+    summary="Exchange a refresh token for new tokens (same as /auth/refresh)",
+    description="The token comes from the body, the `X-Refresh-Token` header or the "
+    "`refresh_token` cookie (which then needs `X-CSRF-Token`). Presenting an already-rotated "
+    "token revokes the whole session.",
+    responses=error_responses(
+        BadRequest,
+        InvalidToken,
+        auth_service.CsrfFailed,
+        auth_service.AccountSuspended,
+        auth_service.AccountInactive,
+        ValidationFailed,
     ),
 )
 async def refresh_tokens(
@@ -187,7 +246,9 @@ async def refresh_tokens(
     "/auth/logout",
     response_model=LogoutResponse,
     summary="Sign out of this session, or of every device",
-    responses=error_responses(AuthenticationRequired, InvalidToken, auth_service.CsrfFailed),
+    responses=error_responses(
+        BadRequest, AuthenticationRequired, InvalidToken, auth_service.CsrfFailed
+    ),
 )
 async def logout(
     principal: CurrentPrincipal,
@@ -200,7 +261,7 @@ async def logout(
     revoked = await auth_service.logout(
         session, state, principal, all_devices=bool(body and body.all_devices), origin=origin
     )
-    clear_auth_cookies(response)
+    clear_auth_cookies(response, state)
     return LogoutResponse(tokens_revoked=revoked)
 
 
@@ -246,3 +307,204 @@ async def issue_csrf(state: State, origin: ClientInfo, response: Response) -> Cs
         samesite=state.settings.cookie_samesite,
     )
     return CsrfTokenResponse(token=token, expires_at=expires_at)
+
+
+# ---------------------------------------------------------------- the caller's sessions
+
+
+@router.get(
+    "/sessions",
+    response_model=Page[SessionRead],
+    tags=["sessions"],
+    summary="Devices signed in to your account",
+    description="Newest first (also `sort=created_at|last_used_at|expires_at`, `-` for "
+    "descending). Revoked and expired sessions are left out unless `include_revoked=true`.",
+    responses=error_responses(AuthenticationRequired, InvalidToken, ValidationFailed),
+)
+async def list_my_sessions(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    params: PaginationDep,
+    include_revoked: Annotated[
+        bool, Query(description="Also list revoked and expired sessions.")
+    ] = False,
+) -> Page[SessionRead]:
+    rows, total = await auth_service.list_sessions(
+        session, principal.id, params, include_ended=include_revoked
+    )
+    return Page(
+        data=[session_read(row, principal.session_id) for row in rows],
+        pagination=params.meta(total),
+    )
+
+
+@router.get(
+    "/sessions/current",
+    response_model=SessionRead,
+    tags=["sessions"],
+    summary="The session making this request",
+    description="404 when signed in with an API key, which has no session.",
+    responses=error_responses(AuthenticationRequired, InvalidToken, auth_service.SessionNotFound),
+)
+async def read_current_session(principal: CurrentPrincipal, session: DbSession) -> SessionRead:
+    auth_session = await auth_service.get_current_session(session, principal)
+    return session_read(auth_session, principal.session_id)
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    response_model=DeletedResponse,
+    tags=["sessions"],
+    summary="Sign one of your devices out",
+    description="Its tokens stop working on their next request. Other users' sessions are "
+    "`404`. Revoking the current session also clears the auth cookies.",
+    responses=error_responses(
+        AuthenticationRequired,
+        InvalidToken,
+        auth_service.CsrfFailed,
+        auth_service.SessionNotFound,
+        ValidationFailed,
+    ),
+)
+async def revoke_session(
+    session_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    state: State,
+    origin: ClientInfo,
+    response: Response,
+) -> DeletedResponse:
+    await auth_service.revoke_own_session(session, state, principal, session_id, origin=origin)
+    if session_id == principal.session_id:
+        clear_auth_cookies(response, state)
+    return DeletedResponse()
+
+
+# ---------------------------------------------------------------- passwords
+
+
+@router.post(
+    "/auth/change-password",
+    response_model=ChangePasswordResponse,
+    summary="Change your password (signs every other device out)",
+    description="A wrong `current_password` answers `403 wrong_password` and counts toward the "
+    "account lock like a failed sign-in. The new password must meet the policy and differ "
+    "from the current one (`422 password_policy`). The session making the request stays "
+    "signed in.",
+    responses=error_responses(
+        BadRequest,
+        AuthenticationRequired,
+        InvalidToken,
+        auth_service.CsrfFailed,
+        auth_service.WrongPassword,
+        auth_service.AccountLocked,
+        PasswordPolicyError,
+        ValidationFailed,
+    ),
+)
+async def change_password(
+    body: ChangePasswordRequest,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    state: State,
+    origin: ClientInfo,
+) -> ChangePasswordResponse:
+    revoked = await auth_service.change_password(
+        session,
+        state,
+        principal,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        origin=origin,
+    )
+    return ChangePasswordResponse(sessions_revoked=revoked)
+
+
+@router.post(
+    "/auth/forgot-password",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedResponse,
+    summary="Mail a password reset link",
+    description='Always `202 {"status": "accepted"}`, in the same time, whether or not the '
+    "address has an account; the link (`{public_url}/reset-password?token=…`) is mailed in the "
+    "background to active accounts only. Rate limited per address.",
+    responses=error_responses(BadRequest, ValidationFailed, RateLimited),
+)
+@router.post(
+    "/auth/request-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedResponse,
+    include_in_schema=False,
+)
+async def forgot_password(
+    body: ForgotPasswordRequest, state: State, origin: ClientInfo
+) -> AcceptedResponse:
+    await auth_service.request_password_reset(state, email=body.email, origin=origin)
+    return AcceptedResponse()
+
+
+@router.post(
+    "/auth/reset-password",
+    response_model=StatusResponse,
+    summary="Set a new password with a mailed reset token",
+    description="The token works once and expires (`400 invalid_token`). Success signs every "
+    "device out, lifts an account lock and marks the address verified.",
+    responses=error_responses(
+        BadRequest, auth_service.InvalidMailToken, PasswordPolicyError, ValidationFailed
+    ),
+)
+@router.post("/auth/reset", response_model=StatusResponse, include_in_schema=False)
+async def reset_password(
+    body: ResetPasswordRequest, session: DbSession, state: State, origin: ClientInfo
+) -> StatusResponse:
+    await auth_service.reset_password(
+        session, state, token=body.token, password=body.password, origin=origin
+    )
+    return StatusResponse(status="ok")
+
+
+# ---------------------------------------------------------------- email verification
+
+
+@router.post(
+    "/auth/verify-email",
+    response_model=StatusResponse,
+    summary="Verify your email address with a mailed token",
+    description="The token works once, expires, and only for the address it was mailed to "
+    "(`400 invalid_token`).",
+    responses=error_responses(BadRequest, auth_service.InvalidMailToken, ValidationFailed),
+)
+async def verify_email(
+    body: VerifyEmailRequest, session: DbSession, state: State, origin: ClientInfo
+) -> StatusResponse:
+    await auth_service.verify_email(session, state, token=body.token, origin=origin)
+    return StatusResponse(status="ok")
+
+
+@router.post(
+    "/auth/resend-verification",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedResponse,
+    summary="Mail a new verification link",
+    description="Signed in: to your own address (`409 email_already_verified` when it is). "
+    "Not signed in: give `email`; the answer is `202` whether or not it belongs to an "
+    "unverified account. Earlier links stop working. Rate limited per address.",
+    responses=error_responses(
+        BadRequest,
+        InvalidToken,
+        auth_service.CsrfFailed,
+        auth_service.EmailAlreadyVerified,
+        ValidationFailed,
+        RateLimited,
+    ),
+)
+async def resend_verification(
+    principal: OptionalPrincipal,
+    state: State,
+    origin: ClientInfo,
+    body: ResendVerificationRequest | None = None,
+) -> AcceptedResponse:
+    await auth_service.resend_verification(
+        state, principal, email=body.email if body else None, origin=origin
+    )
+    return AcceptedResponse()

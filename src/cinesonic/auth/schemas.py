@@ -70,15 +70,20 @@ class LogoutResponse(Schema):
 
 
 class SessionRead(Schema):
+    """One signed-in device."""
+
     id: uuid.UUID
     device_name: str | None
     ip_address: str | None
     user_agent: str | None
     created_at: datetime
-    last_used_at: datetime
+    last_used_at: datetime = Field(description="When its refresh token was last used.")
     expires_at: datetime
     revoked_at: datetime | None = None
-    is_current: bool = False
+    revoked_reason: str | None = Field(
+        None, examples=["logout", "revoked_by_user", "password_changed", "refresh_token_reuse"]
+    )
+    is_current: bool = Field(False, description="The session making this request.")
 
 
 class SessionInfo(Schema):
@@ -89,3 +94,54 @@ class SessionInfo(Schema):
 class CsrfTokenResponse(Schema):
     token: str
     expires_at: datetime
+
+
+class ChangePasswordRequest(Schema):
+    current_password: str = Field(
+        min_length=1,
+        max_length=1024,
+        validation_alias=AliasChoices("current_password", "currentPassword"),
+    )
+    new_password: str = Field(
+        min_length=1,
+        max_length=1024,
+        validation_alias=AliasChoices("new_password", "newPassword"),
+        description="8–128 characters with upper- and lower-case letters, a digit and a "
+        "special character; not the current password.",
+    )
+
+
+class ChangePasswordResponse(Schema):
+    status: Literal["ok"] = "ok"
+    sessions_revoked: int = Field(description="Other devices signed out.")
+
+
+class ForgotPasswordRequest(Schema):
+    # Not EmailStr: a malformed address must get the same answer as an unknown one.
+    email: str = Field(min_length=1, max_length=320, examples=["ada@example.com"])
+
+
+class ResetPasswordRequest(Schema):
+    token: str = Field(min_length=1, max_length=256, description="The token from the mailed link.")
+    password: str = Field(
+        min_length=1,
+        max_length=1024,
+        validation_alias=AliasChoices("password", "new_password", "newPassword"),
+    )
+
+
+class VerifyEmailRequest(Schema):
+    token: str = Field(min_length=1, max_length=256, description="The token from the mailed link.")
+
+
+class ResendVerificationRequest(Schema):
+    email: str | None = Field(
+        None,
+        max_length=320,
+        description="Needed when not signed in; ignored when signed in.",
+        examples=["ada@example.com"],
+    )
+
+
+class AcceptedResponse(Schema):
+    status: Literal["accepted"] = "accepted"

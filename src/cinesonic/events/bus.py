@@ -8,7 +8,6 @@ not raise; a failing handler is logged and skipped. This module knows no domain.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -47,46 +46,70 @@ class EventBus:
 
 
 class RedisEventBus(EventBus):
-    """Fans events out through Redis pub/sub so every replica's subscribers see them."""
+    """Fans events out through Redis pub/sub so every replica's subscribers see them.
+
+    All events of one prefix travel on one exact channel, `<prefix>:events`, as
+    `{"channel", "data"}`: an exact SUBSCRIBE (not a pattern) keeps prefixes that extend one
+    another (`cinesonic`, `cinesonic:staging`) or hold glob characters from hearing each other.
+    """
 
     def __init__(self, url: str, prefix: str = "cinesonic") -> None:
         super().__init__()
         import redis.asyncio as redis
 
         self._redis = redis.from_url(url)
-        self._prefix = prefix
+        self._topic = f"{prefix}:events"
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
-    def _channel(self, channel: str) -> str:
-        return f"{self._prefix}:{channel}"
-
     async def publish(self, channel: str, data: Any) -> None:
-        await self._redis.publish(self._channel(channel), json.dumps(data))
+        await self._redis.publish(self._topic, json.dumps({"channel": channel, "data": data}))
 
     async def start(self) -> None:
+        """Return once Redis has confirmed the subscription (so no later event is missed);
+        raise the connection error if it cannot."""
         self._task = asyncio.create_task(self._listen(), name="redis-event-bus")
-        await asyncio.wait_for(self._ready.wait(), timeout=10)
+        ready = asyncio.ensure_future(self._ready.wait())
+        try:
+            await asyncio.wait({ready, self._task}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+        if not self._ready.is_set():
+            if self._task.done():
+                self._task.result()
+            raise TimeoutError(f"Redis did not confirm the subscription to {self._topic}")
 
     async def _listen(self) -> None:
         pubsub = self._redis.pubsub()
-        await pubsub.psubscribe(f"{self._prefix}:*")
-        self._ready.set()
-        skip = len(self._prefix) + 1
         try:
+            await pubsub.subscribe(self._topic)
             async for message in pubsub.listen():
-                if message.get("type") != "pmessage":
+                kind = message.get("type")
+                if kind == "subscribe":
+                    self._ready.set()
                     continue
-                channel = message["channel"].decode()[skip:]
-                await self._deliver(channel, json.loads(message["data"]))
+                if kind != "message":
+                    continue
+                try:
+                    event = json.loads(message["data"])
+                    channel, data = event["channel"], event["data"]
+                except (ValueError, TypeError, KeyError):
+                    # Someone else's traffic on our channel must not stop the bus.
+                    log.warning("event_bus_message_ignored", topic=self._topic)
+                    continue
+                await self._deliver(channel, data)
+        except Exception:
+            if not self._ready.is_set():
+                raise  # start() reports it
+            log.exception("event_bus_listener_stopped", topic=self._topic)
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # The listener logs its own failures; closing must not raise them again.
+            await asyncio.gather(self._task, return_exceptions=True)
         await self._redis.aclose()
 
 

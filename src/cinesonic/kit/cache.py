@@ -1,6 +1,8 @@
 """A small in-process cache whose entries carry tags, so one write can drop every entry it
-made stale (`invalidate_tag("user:…")`). Entries also expire after `ttl` seconds as a safety net.
-Cross-process invalidation is the caller's business (see `cinesonic.events`)."""
+made stale (`invalidate_tag("user:…")`). Entries also expire after `ttl` seconds as a safety net,
+or sooner when `set` is given a shorter per-entry `ttl` (a credential that expires in ten seconds
+must not outlive its expiry in the cache). Cross-process invalidation is the caller's business
+(see `cinesonic.events`)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ class TaggedCache(Generic[V]):
         self.max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, V, frozenset[str]]] = OrderedDict()
         self._by_tag: dict[str, set[str]] = {}
+        self._generation = 0
 
     def get(self, key: str) -> V | None:
         entry = self._entries.get(key)
@@ -29,23 +32,47 @@ class TaggedCache(Generic[V]):
             return None
         return value
 
-    def set(self, key: str, value: V, tags: Iterable[str] = ()) -> None:
+    @property
+    def generation(self) -> int:
+        """Bumped by every invalidation. Read it before loading a value and pass it to `set`:
+        a value loaded while something was invalidated may already be stale, so it is not kept."""
+        return self._generation
+
+    def set(
+        self,
+        key: str,
+        value: V,
+        tags: Iterable[str] = (),
+        *,
+        ttl: float | None = None,
+        loaded_at_generation: int | None = None,
+    ) -> None:
+        """Store `value` under `key` for `ttl` seconds (the cache's default when None; never
+        longer than the default)."""
+        if loaded_at_generation is not None and loaded_at_generation != self._generation:
+            return
         self._drop(key)
+        lifetime = self.ttl if ttl is None else min(ttl, self.ttl)
+        if lifetime <= 0:
+            return
         frozen = frozenset(tags)
-        self._entries[key] = (time.monotonic() + self.ttl, value, frozen)
+        self._entries[key] = (time.monotonic() + lifetime, value, frozen)
         for tag in frozen:
             self._by_tag.setdefault(tag, set()).add(key)
         while len(self._entries) > self.max_entries:
             self._drop(next(iter(self._entries)))
 
     def invalidate(self, key: str) -> None:
+        self._generation += 1
         self._drop(key)
 
     def invalidate_tag(self, tag: str) -> None:
+        self._generation += 1
         for key in list(self._by_tag.pop(tag, ())):
             self._drop(key)
 
     def clear(self) -> None:
+        self._generation += 1
         self._entries.clear()
         self._by_tag.clear()
 

@@ -17,11 +17,13 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from cinesonic.errors import ValidationFailed
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+MAX_OFFSET = 2**31 - 1
 
 
 class PaginationMeta(BaseModel):
@@ -66,7 +68,7 @@ def _invalid(field: str, message: str) -> ValidationFailed:
     )
 
 
-def page_params(
+async def page_params(
     page: Annotated[int | None, Query(description="1-based page number.")] = None,
     page_size: Annotated[
         int | None,
@@ -84,17 +86,28 @@ def page_params(
         Literal["asc", "desc"] | None, Query(description="Direction for `sort`.")
     ] = None,
 ) -> PageParams:
-    sizes = [
-        s for s in (page_size, page_size_camel, per_page, per_page_camel, limit) if s is not None
-    ]
-    size = sizes[0] if sizes else DEFAULT_PAGE_SIZE
+    given = (
+        ("page_size", page_size),
+        ("pageSize", page_size_camel),
+        ("per_page", per_page),
+        ("perPage", per_page_camel),
+        ("limit", limit),
+    )
+    # The first alias present wins; errors name the parameter the client actually sent.
+    size_field, size = next(
+        ((name, value) for name, value in given if value is not None),
+        ("page_size", DEFAULT_PAGE_SIZE),
+    )
     if size < 1 or size > MAX_PAGE_SIZE:
-        raise _invalid("page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
+        raise _invalid(size_field, f"must be between 1 and {MAX_PAGE_SIZE}")
     if page is not None and page < 1:
         raise _invalid("page", "must be 1 or more")
     if offset is not None and offset < 0:
         raise _invalid("offset", "must be 0 or more")
     start = offset if offset is not None else ((page or 1) - 1) * size
+    if start > MAX_OFFSET:
+        # Past this the database refuses the OFFSET (a 500); no list is that long anyway.
+        raise _invalid("offset" if offset is not None else "page", "is too large")
     fields: list[tuple[str, bool]] = []
     for raw in (sort or "").split(","):
         name = raw.strip()
@@ -113,7 +126,7 @@ PaginationDep = Annotated[PageParams, Depends(page_params)]
 def apply_sort(
     statement: Select[Any],
     params: PageParams,
-    sortable: Mapping[str, ColumnElement[Any]],
+    sortable: Mapping[str, ColumnElement[Any] | QueryableAttribute[Any]],
     default: Sequence[ColumnElement[Any]],
     tiebreaker: ColumnElement[Any],
 ) -> Select[Any]:
@@ -129,10 +142,11 @@ def apply_sort(
 
 
 async def paginate_rows(
-    session: AsyncSession, statement: Select[Any], params: PageParams
+    session: AsyncSession, statement: Select[Any], params: PageParams, *, scalars: bool = True
 ) -> tuple[Sequence[Any], int]:
-    """Run a sorted statement for one page; return (rows, total)."""
+    """Run a sorted statement for one page; return (rows, total). Rows are the first column's
+    values, or whole result rows with `scalars=False` (joins, aggregates)."""
     count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
     total = int((await session.execute(count_statement)).scalar_one())
     result = await session.execute(statement.offset(params.offset).limit(params.page_size))
-    return result.scalars().all(), total
+    return (result.scalars().all() if scalars else result.all()), total

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cinesonic.models.base import Base, IdMixin, TimestampMixin
@@ -21,6 +21,11 @@ class UserStatus(enum.StrEnum):
 
 class User(IdMixin, TimestampMixin, Base):
     __tablename__ = "user"
+    # The admin list sorts by these (username and email sort by their unique `*_key` columns).
+    __table_args__ = (
+        Index("ix_user_created_at", "created_at"),
+        Index("ix_user_last_login_at", "last_login_at"),
+    )
 
     username: Mapped[str] = mapped_column(String(64))
     username_key: Mapped[str] = mapped_column(String(64), unique=True)

@@ -135,6 +135,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_status"), ["status"], unique=False)
+        batch_op.create_index("ix_user_created_at", ["created_at"], unique=False)
+        batch_op.create_index("ix_user_last_login_at", ["last_login_at"], unique=False)
 
     op.create_table(
         "activity",
@@ -322,6 +324,8 @@ def downgrade() -> None:
 
     op.drop_table("activity")
     with op.batch_alter_table("user", schema=None) as batch_op:
+        batch_op.drop_index("ix_user_last_login_at")
+        batch_op.drop_index("ix_user_created_at")
         batch_op.drop_index(batch_op.f("ix_user_status"))
 
     op.drop_table("user")
