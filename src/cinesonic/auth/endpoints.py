@@ -271,8 +271,8 @@ async def logout(
     summary="The signed-in user",
     responses=error_responses(AuthenticationRequired, InvalidToken),
 )
-async def read_me(principal: CurrentPrincipal) -> UserRead:
-    return principal.user
+async def read_me(principal: CurrentPrincipal) -> Response:
+    return Response(principal.user_json, media_type="application/json")
 
 
 @router.get(
