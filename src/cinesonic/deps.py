@@ -54,6 +54,9 @@ async def get_request_info(request: Request) -> RequestInfo:
 ClientInfo = Annotated[RequestInfo, Depends(get_request_info)]
 
 
+ADMIN_PATH_PREFIX = "/api/v1/admin/"
+
+
 async def _resolve(request: Request, state: AppState, *, allow_query_key: bool) -> Principal | None:
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
@@ -76,6 +79,9 @@ async def _resolve(request: Request, state: AppState, *, allow_query_key: bool) 
     if authorization and credentials.bearer is None and not api_key:
         raise InvalidToken("Use 'Authorization: Bearer <token>' or the X-API-Key header.")
     principal = await auth_service.authenticate(state, credentials)
+    if principal is not None and request.scope["path"].startswith(ADMIN_PATH_PREFIX):
+        # [003]: admin routes are limited per user, from wherever the requests come.
+        await state.limiter.check(state.settings.rate_limit_admin, "admin", str(principal.id))
     request.state.principal = principal
     return principal
 

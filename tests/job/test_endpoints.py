@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import update
 
 from cinesonic.kit.timeutil import utcnow
@@ -244,3 +245,19 @@ async def test_prune_job_removes_old_finished_jobs_only(state: AppState) -> None
         assert removed == 1
         assert await session.get(Job, old_done) is None
         assert await session.get(Job, old_dead) is not None
+
+
+@pytest.mark.parametrize("settings_overrides", [{"rate_limit_admin": "2/minute"}])
+async def test_admin_routes_are_rate_limited_per_user(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    admin = await create_and_login(state, client, "root", role="admin")
+    for _ in range(2):
+        assert (await client.get("/api/v1/admin/jobs", headers=admin.headers)).status_code == 200
+    limited = await client.get("/api/v1/admin/jobs", headers=admin.headers)
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.headers["ratelimit-limit"] == "2"
+    # Other routes of the same user are not counted against the admin budget.
+    assert (await client.get("/api/v1/jobs", headers=admin.headers)).status_code == 200
