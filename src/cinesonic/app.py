@@ -46,10 +46,14 @@ def _routers() -> list[APIRouter]:
     return [auth, user, rbac, apikey, activity, job, image, setting]
 
 
-def start_worker(state: AppState) -> Worker:
-    """A worker over every job type the domains declare (their `tasks` modules register them)."""
-    import cinesonic.job.tasks  # noqa: F401 — registers the job types
+def _declare_jobs() -> None:
+    """Import every domain's `tasks` module, so its job types and schedules are registered in
+    API-only processes too (the admin's schedule list) and in standalone workers."""
+    import cinesonic.job.tasks  # noqa: F401
 
+
+def start_worker(state: AppState) -> Worker:
+    """A worker over every job type the domains declare (see `_declare_jobs`)."""
     settings = state.settings
     return Worker(
         state.db,
@@ -72,6 +76,7 @@ async def running_state(
 ) -> AsyncIterator[AppState]:
     """What a server process (API or standalone worker) runs on: database, event bus with its
     cache-invalidation and settings subscriptions, mailer, and the stored settings applied."""
+    _declare_jobs()
     db = Database(settings)
     bus = create_bus(settings.redis_url, settings.redis_prefix)
     state = AppState(

@@ -222,8 +222,6 @@ async def test_purge_by_filter_defaults_to_dead_jobs(
 async def test_schedules_list_declared_periodic_jobs(
     client: httpx.AsyncClient, state: AppState
 ) -> None:
-    import cinesonic.job.tasks  # noqa: F401 — declares jobs.prune
-
     admin = await create_and_login(state, client, "root", role="admin")
     response = await client.get("/api/v1/admin/jobs/schedules", headers=admin.headers)
     prune = next(s for s in response.json() if s["job_type"] == "jobs.prune")

@@ -117,7 +117,7 @@ async def test_failing_job_retries_then_goes_dead_with_reason(
     assert job.last_error is not None and job.last_error.startswith("ValueError: disk on fire")
 
 
-async def test_retry_back_off_doubles(state: AppState) -> None:
+def test_retry_back_off_doubles() -> None:
     delays = [queue.retry_delay(n, 2.0) for n in (1, 2, 3)]
     for delay, expected in zip(delays, (2.0, 4.0, 8.0), strict=True):
         assert expected * 0.8 <= delay <= expected * 1.2

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,9 @@ from cinesonic.kit.pagination import PageParams, apply_sort, paginate_rows
 from cinesonic.kit.timeutil import as_utc, utcnow
 from cinesonic.models.activity import Activity
 from cinesonic.models.user import User
+
+if TYPE_CHECKING:
+    from cinesonic.auth.principal import Principal
 
 MAX_STATS_DAYS = 365
 # A filter value ending in one of these matches every action it begins: `auth.`, `auth*`.
@@ -80,6 +83,29 @@ async def record(
     session.add(entry)
     await session.flush()
     return entry
+
+
+async def record_by(
+    session: AsyncSession,
+    actor: Principal,
+    *,
+    action: str,
+    resource_type: str | None = None,
+    resource_id: str | uuid.UUID | None = None,
+    origin: Origin | None = None,
+    details: dict[str, Any] | None = None,
+) -> Activity:
+    """`record` for a signed-in actor: the user id and the name that outlives the account."""
+    return await record(
+        session,
+        action=action,
+        user_id=actor.id,
+        actor_name=actor.user.username,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        origin=origin,
+        details=details,
+    )
 
 
 # ---------------------------------------------------------------- reading the log

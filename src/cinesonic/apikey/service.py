@@ -256,11 +256,10 @@ async def create_key(
     )
     if int(active or 0) > MAX_ACTIVE_KEYS_PER_USER:
         raise TooManyApiKeys()
-    await activity_service.record(
+    await activity_service.record_by(
         session,
+        principal,
         action="apikey.create",
-        user_id=principal.id,
-        actor_name=principal.user.username,
         resource_type="api_key",
         resource_id=api_key.id,
         origin=origin,
@@ -307,11 +306,10 @@ async def revoke_key(
     details: dict[str, object] = {"name": api_key.name, "prefix": api_key.prefix}
     if api_key.user_id != principal.id:
         details["owner_id"] = str(api_key.user_id)
-    await activity_service.record(
+    await activity_service.record_by(
         session,
+        principal,
         action="apikey.revoke",
-        user_id=principal.id,
-        actor_name=principal.user.username,
         resource_type="api_key",
         resource_id=api_key.id,
         origin=origin,

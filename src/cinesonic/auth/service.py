@@ -586,11 +586,10 @@ async def logout(
         )
     else:
         revoked = 0  # an API key has no session to end
-    await activity_service.record(
+    await activity_service.record_by(
         session,
+        principal,
         action="auth.logout_all" if all_devices else "auth.logout",
-        user_id=principal.id,
-        actor_name=principal.user.username,
         resource_type="session",
         resource_id=principal.session_id,
         origin=origin,
@@ -655,11 +654,10 @@ async def revoke_own_session(
     if auth_session.revoked_at is not None:
         return
     await revoke_sessions(session, state, principal.id, reason="revoked_by_user", only=session_id)
-    await activity_service.record(
+    await activity_service.record_by(
         session,
+        principal,
         action="auth.session_revoked",
-        user_id=principal.id,
-        actor_name=principal.user.username,
         resource_type="session",
         resource_id=session_id,
         origin=origin,

@@ -225,11 +225,10 @@ async def set_avatar(
         max_side=AVATAR_MAX_SIDE,
     )
     await user_service.set_avatar(session, state, principal.id, image.id)
-    await activity_service.record(
+    await activity_service.record_by(
         session,
+        principal,
         action="user.avatar_set",
-        user_id=principal.id,
-        actor_name=principal.user.username,
         resource_type="image",
         resource_id=image.id,
         origin=origin,
@@ -250,11 +249,10 @@ async def clear_avatar(
     previous = await user_service.set_avatar(session, state, principal.id, None)
     if previous is None:
         raise AvatarNotFound()
-    await activity_service.record(
+    await activity_service.record_by(
         session,
+        principal,
         action="user.avatar_clear",
-        user_id=principal.id,
-        actor_name=principal.user.username,
         resource_type="image",
         resource_id=previous,
         origin=origin,

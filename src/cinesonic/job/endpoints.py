@@ -28,7 +28,9 @@ from cinesonic.worker.registry import registry
 router = APIRouter(tags=["jobs"])
 
 JobManager = Annotated[Principal, Depends(require("jobs.manage"))]
-StatusFilter = Annotated[list[JobStatus] | None, Query(description="Repeat or comma-separate.")]
+StatusFilter = Annotated[
+    list[JobStatus] | None, Query(description="Repeat for several: `status=dead&status=failed`.")
+]
 
 
 def _statuses(values: list[JobStatus] | None) -> list[JobStatus]:

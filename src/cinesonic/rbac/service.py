@@ -300,11 +300,10 @@ async def _audit(
     resource_id: str | uuid.UUID,
     details: dict[str, object],
 ) -> None:
-    await activity_service.record(
+    await activity_service.record_by(
         session,
+        actor,
         action=action,
-        user_id=actor.id,
-        actor_name=actor.user.username,
         resource_type=resource_type,
         resource_id=resource_id,
         origin=origin,

@@ -234,11 +234,10 @@ async def _audit(
     definition: ServerSettingDefinition,
     details: dict[str, Any],
 ) -> None:
-    await activity_service.record(
+    await activity_service.record_by(
         session,
+        actor,
         action=action,
-        user_id=actor.id,
-        actor_name=actor.user.username,
         resource_type="setting",
         resource_id=definition.key,
         origin=origin,

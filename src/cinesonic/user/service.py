@@ -489,11 +489,10 @@ async def _audit(
     user: User,
     details: dict[str, Any],
 ) -> None:
-    await activity_service.record(
+    await activity_service.record_by(
         session,
+        actor,
         action=action,
-        user_id=actor.id,
-        actor_name=actor.user.username,
         resource_type="user",
         resource_id=user.id,
         origin=origin,

@@ -141,7 +141,6 @@ class Worker:
         self.run_periodic = run_periodic
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.active: dict[uuid.UUID, tuple[asyncio.Task[None], JobContext]] = {}
-        self.last_heartbeat_at = utcnow()
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -247,7 +246,6 @@ class Worker:
                         session, self.worker_id, list(self.active), self.lease_seconds
                     )
                     reclaimed = await queue.reclaim_expired_leases(session)
-                self.last_heartbeat_at = utcnow()
                 for job in reclaimed:
                     log.warning("job_lease_expired", job_id=str(job.id), status=job.status.value)
                     await self.bus.publish(JOBS_CHANNEL, job_event(job, f"job.{job.status.value}"))
