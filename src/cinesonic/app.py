@@ -3,6 +3,8 @@ routers and lifespan (database, rate limiter, event bus, mailer)."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,10 +18,13 @@ from cinesonic.auth.security import Passwords
 from cinesonic.config import Settings
 from cinesonic.db import Database
 from cinesonic.errors import install_error_handlers
-from cinesonic.events.bus import create_bus
+from cinesonic.events.bus import EventBus, create_bus
 from cinesonic.events.websocket import Hub
 from cinesonic.kit.mail import Mailer
 from cinesonic.kit.ratelimit import RateLimiter
+from cinesonic.library.service import SCAN_QUEUE
+from cinesonic.library.watcher import LibraryEngines
+from cinesonic.metrics import AppMetrics
 from cinesonic.middleware import RequestContextMiddleware
 from cinesonic.openapi import install_openapi
 from cinesonic.setting import runtime as setting_runtime
@@ -39,17 +44,74 @@ def _routers() -> list[APIRouter]:
     from cinesonic.auth.endpoints import router as auth
     from cinesonic.image.endpoints import router as image
     from cinesonic.job.endpoints import router as job
+    from cinesonic.library.endpoints import router as library
+    from cinesonic.music.endpoints import router as music
+    from cinesonic.music.stream_endpoints import router as music_streaming
+    from cinesonic.playlist.endpoints import router as playlist
     from cinesonic.rbac.endpoints import router as rbac
+    from cinesonic.search.endpoints import router as search
     from cinesonic.setting.endpoints import router as setting
+    from cinesonic.share.endpoints import public_router as share_links
+    from cinesonic.share.endpoints import router as share
     from cinesonic.user.endpoints import router as user
 
-    return [auth, user, rbac, apikey, activity, job, image, setting]
+    # FastAPI tries routes in order: the hottest (signed-in checks, streams, images, browsing)
+    # come first. No two routers here claim the same path.
+    return [
+        auth,
+        music_streaming,
+        image,
+        music,
+        search,
+        playlist,
+        user,
+        rbac,
+        apikey,
+        activity,
+        job,
+        setting,
+        library,
+        share,
+        share_links,
+    ]
+
+
+TABLES_CHANNEL = "db.tables"
+
+
+def _share_table_versions(db: Database, bus: EventBus) -> None:
+    """Tell the other processes which tables this one committed writes to, and hear theirs,
+    so caches keyed by `Database.table_versions` go stale on every replica at once."""
+    origin = uuid.uuid4().hex
+    pending: set[asyncio.Task[None]] = set()
+
+    def announce(tables: frozenset[str]) -> None:
+        task = asyncio.get_running_loop().create_task(
+            bus.publish(TABLES_CHANNEL, {"origin": origin, "tables": sorted(tables)})
+        )
+        pending.add(task)
+        task.add_done_callback(announced)
+
+    def announced(task: asyncio.Task[None]) -> None:
+        pending.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # Other replicas' caches then expire by their TTL instead; nothing else is at stake.
+            log.warning("table_versions_not_announced", error=repr(error))
+
+    async def heard(data: Any) -> None:
+        if isinstance(data, dict) and data.get("origin") != origin:
+            db.bump_tables(frozenset(str(name) for name in data.get("tables", ())))
+
+    db.on_tables_committed = announce
+    bus.subscribe(TABLES_CHANNEL, heard)
 
 
 def _declare_jobs() -> None:
     """Import every domain's `tasks` module, so its job types and schedules are registered in
     API-only processes too (the admin's schedule list) and in standalone workers."""
-    import cinesonic.job.tasks  # noqa: F401
+    import cinesonic.job.tasks
+    import cinesonic.library.tasks
+    import cinesonic.search.tasks  # noqa: F401
 
 
 def start_worker(state: AppState) -> Worker:
@@ -63,6 +125,8 @@ def start_worker(state: AppState) -> Worker:
         queues=settings.worker_queues or None,
         concurrency=settings.worker_concurrency,
         lease_seconds=settings.job_lease_seconds,
+        heartbeat_seconds=settings.worker_heartbeat_seconds,
+        observer=state.metrics if settings.metrics_enabled else None,
     )
 
 
@@ -72,7 +136,7 @@ def _mailer(settings: Settings) -> Mailer:
 
 @asynccontextmanager
 async def running_state(
-    settings: Settings, limiter: RateLimiter | None = None
+    settings: Settings, limiter: RateLimiter | None = None, metrics: AppMetrics | None = None
 ) -> AsyncIterator[AppState]:
     """What a server process (API or standalone worker) runs on: database, event bus with its
     cache-invalidation and settings subscriptions, mailer, and the stored settings applied."""
@@ -89,6 +153,7 @@ async def running_state(
         bus=bus,
         mailer=_mailer(settings),
         passwords=Passwords(settings.argon2_time_cost, settings.argon2_memory_cost_kib),
+        metrics=metrics or AppMetrics(),
     )
 
     async def on_invalidation(data: Any) -> None:
@@ -99,6 +164,8 @@ async def running_state(
 
     bus.subscribe(auth_service.INVALIDATION_CHANNEL, on_invalidation)
     bus.subscribe(setting_runtime.CHANGED_CHANNEL, on_settings_changed)
+    if settings.redis_url:
+        _share_table_versions(db, bus)
     await bus.start()
     try:
         # Stored settings apply before anything is built from them (the worker, for one).
@@ -116,15 +183,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limiter = RateLimiter(
         settings.redis_url, enabled=settings.rate_limit_enabled, prefix=settings.redis_prefix
     )
+    metrics = AppMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        async with running_state(settings, limiter) as state:
+        async with running_state(settings, limiter, metrics) as state:
             app.state.cinesonic = state
             app.state.hub = Hub(state.bus, realtime.ws_authenticator(state), realtime.may_see)
+            engines: LibraryEngines | None = None
             if settings.worker_enabled:
                 state.worker = start_worker(state)
                 await state.worker.start()
+                if not settings.worker_queues or SCAN_QUEUE in settings.worker_queues:
+                    # Scan-on-start and the folder watcher live where scans run.
+                    engines = LibraryEngines(state.db, state.bus, settings)
+                    await engines.start()
             async with state.db.sessionmaker() as session:
                 if await user_service.count_users(session) == 0:
                     log.warning(
@@ -135,6 +208,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 yield {}
             finally:
+                if engines is not None:
+                    await engines.stop()
                 if state.worker is not None:
                     await state.worker.stop()
 
@@ -149,14 +224,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_openapi(app)
-    app.add_middleware(RequestContextMiddleware, settings=settings, limiter=limiter)
+    app.add_middleware(
+        RequestContextMiddleware,
+        settings=settings,
+        limiter=limiter,
+        metrics=metrics if settings.metrics_enabled else None,
+    )
 
     from cinesonic.health.endpoints import router as health
+    from cinesonic.health.endpoints import system_router as system_health
+    from cinesonic.health.metrics_endpoint import router as metrics_endpoint
+    from cinesonic.image.endpoints import ImageFastRoute
 
+    # First of all routes: the hottest GET of all (see its docstring).
+    app.router.routes.insert(0, ImageFastRoute(API_PREFIX))
     app.include_router(health)
+    app.include_router(metrics_endpoint)
+    # Ahead of the probes' second mount: `/api/v1/health` is the dependency report [003].
+    app.include_router(system_health, prefix=API_PREFIX)
     app.include_router(health, prefix=API_PREFIX, include_in_schema=False)
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)
+    from cinesonic.share.endpoints import public_router as share_links
+
+    # Share links also at the root, so the link handed out stays short: `/s/{token}`.
+    app.include_router(share_links, include_in_schema=False)
 
     @app.websocket(f"{API_PREFIX}/ws")
     async def events_socket(websocket: WebSocket) -> None:

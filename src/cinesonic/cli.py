@@ -15,6 +15,7 @@ import getpass
 import os
 import signal
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,10 @@ from cinesonic.auth.security import PasswordPolicyError, Passwords, check_passwo
 from cinesonic.config import Settings
 from cinesonic.db import Database
 from cinesonic.errors import AppError
+from cinesonic.library.scanner import Progress
+from cinesonic.library.service import SCAN_QUEUE
+from cinesonic.library.tasks import scan_in_foreground
+from cinesonic.library.watcher import LibraryEngines
 from cinesonic.logs import configure_logging
 from cinesonic.migrations import runner
 from cinesonic.rbac import service as rbac_service
@@ -408,8 +413,12 @@ async def _run_worker(settings: Settings, queues: list[str] | None, concurrency:
         worker.queues = queues
         worker.concurrency = concurrency
         await worker.start()
+        engines = LibraryEngines(state.db, state.bus, settings)
+        if not queues or SCAN_QUEUE in queues:  # watch folders where scans run
+            await engines.start()
         await stop.wait()
         log.info("worker_stopping", grace_seconds=GRACEFUL_SHUTDOWN_SECONDS)
+        await engines.stop()
         await worker.stop(grace_seconds=GRACEFUL_SHUTDOWN_SECONDS)
 
 
@@ -448,6 +457,60 @@ def run_worker(
                 settings, selected or settings.worker_queues or None, settings.worker_concurrency
             )
         )
+
+
+# ---------------------------------------------------------------- scan
+
+
+async def _scan(settings: Settings, library: str | None, full: bool) -> int:
+    last_shown = [0.0]
+
+    def show(name: str, progress: Progress) -> None:
+        now = time.monotonic()
+        if now - last_shown[0] >= 1.0:
+            last_shown[0] = now
+            typer.echo(f"{name}: {progress.message}", err=True)
+
+    async with running_state(settings) as state:
+        try:
+            outcomes = await scan_in_foreground(
+                state.db, state.bus, settings, library, full=full, on_progress=show
+            )
+        except AppError as exc:  # no such library
+            fail(exc.message)
+    if not outcomes:
+        typer.echo("No enabled music library to scan.")
+    for outcome in outcomes:
+        counts = ", ".join(
+            f"{outcome.counters.get(key, 0)} {key}"
+            for key in ("added", "updated", "moved", "removed", "unchanged", "failed")
+        )
+        detail = f": {outcome.message}" if outcome.message else ""
+        typer.echo(f"{outcome.library}: {outcome.status} ({counts}){detail}")
+    return 0 if all(outcome.status == "succeeded" for outcome in outcomes) else 1
+
+
+@app.command()
+def scan(
+    library: Annotated[
+        str | None,
+        typer.Argument(help="Library name or id (default: every enabled music library)."),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Reopen every file, changed or not.")
+    ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Scan music libraries now, in this process (a running server sees the scan as a job).
+
+    Exit code 1 when a scan failed or another one of the same library is under way."""
+    settings = load_settings(data_dir=data_dir)
+    settings.prepare_data_dir()
+    configure_logging(settings)
+    with _database_errors():
+        runner.upgrade(settings.resolved_database_url)
+        code = asyncio.run(_scan(settings, library, full))
+    raise typer.Exit(code)
 
 
 # ---------------------------------------------------------------- version

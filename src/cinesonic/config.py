@@ -140,6 +140,45 @@ class Settings(BaseSettings):
     rate_limit_admin: str = Field(
         "200/hour", pattern=RATE_LIMIT_PATTERN, description="Admin routes per user [003]."
     )
+    rate_limit_plex_pin: str = Field(
+        "10/5minutes", pattern=RATE_LIMIT_PATTERN, description="Plex sign-in PINs per IP [003]."
+    )
+    rate_limit_plex_status: str = Field(
+        "30/minute", pattern=RATE_LIMIT_PATTERN, description="Plex PIN status checks per IP [003]."
+    )
+    rate_limit_media_search: str = Field(
+        "100/hour", pattern=RATE_LIMIT_PATTERN, description="`GET /media/search` per user [003]."
+    )
+    rate_limit_media_request: str = Field(
+        "10/hour", pattern=RATE_LIMIT_PATTERN, description="`POST /media/request` per user [003]."
+    )
+    rate_limit_youtube_download: str = Field(
+        "5/hour", pattern=RATE_LIMIT_PATTERN, description="`POST /youtube/download` per user [003]."
+    )
+    rate_limit_plex_collections: str = Field(
+        "5/hour", pattern=RATE_LIMIT_PATTERN, description="`POST /plex/collections` per user [003]."
+    )
+    rate_limit_scan: str = Field(
+        "30/hour", pattern=RATE_LIMIT_PATTERN, description="Library scans started per user."
+    )
+    rate_limit_stream: str = Field(
+        "600/minute",
+        pattern=RATE_LIMIT_PATTERN,
+        description="Song and video stream requests per user.",
+    )
+    rate_limit_search: str = Field(
+        "120/minute", pattern=RATE_LIMIT_PATTERN, description="Library search requests per user."
+    )
+    rate_limit_share: str = Field(
+        "120/minute",
+        pattern=RATE_LIMIT_PATTERN,
+        description="Public share-link requests (`/s/{token}…`) per IP.",
+    )
+    # Monitoring
+    metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at `/metrics`.")
+    metrics_token: SecretStr | None = Field(
+        None, description="When set, `/metrics` needs `Authorization: Bearer <token>`."
+    )
     # Jobs
     worker_enabled: bool = Field(
         True, description="Run a job worker inside `cinesonic serve` (`--no-worker` turns it off)."
@@ -154,6 +193,58 @@ class Settings(BaseSettings):
     job_retention_days: int = Field(
         30, ge=1, description="Finished jobs older than this are pruned (dead ones are kept)."
     )
+    worker_heartbeat_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How often each worker refreshes its row in the `worker` table; health "
+        "checks count a worker live while its last heartbeat is under 3× this old.",
+    )
+    # Health
+    readiness_requires_worker: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="When `/readyz` needs a live worker: `auto` — only a process that runs one "
+        "(its own must be live; `--no-worker` replicas just report workers), `always` — "
+        "also some live worker anywhere, `never` — report only.",
+    )
+    health_check_timeout_seconds: float = Field(
+        2.0, gt=0, description="Time each dependency check of `/api/v1/health` may take."
+    )
+    health_cache_seconds: float = Field(
+        5.0, ge=0, description="How long one `/api/v1/health` report is reused (0: never)."
+    )
+    health_min_free_disk_mb: int = Field(
+        1024,
+        ge=0,
+        description="Free space on the data directory's disk below which "
+        "`/api/v1/health` reports the disk degraded.",
+    )
+    # Music library scans
+    scan_processes: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Processes reading tags during a library scan; 0 reads them in threads of "
+        "the server process (faster unless cores sit idle).",
+    )
+    scan_threads: int = Field(
+        4, ge=1, le=64, description="Threads reading files and cover art during a library scan."
+    )
+    scan_batch_size: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        description="Files a scan writes per transaction; a scan stopped half-way resumes "
+        "after its last batch.",
+    )
+    scan_cover_max_side: int = Field(
+        1200, ge=64, le=4096, description="Album art found by scans is stored at most this wide."
+    )
+    scan_watch_quiet_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A library that watches for changes is scanned once its folders have been "
+        "quiet this long.",
+    )
     # Request limits
     max_json_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest JSON body accepted (413)."
@@ -167,6 +258,30 @@ class Settings(BaseSettings):
     smtp_user: str | None = Field(None, description="SMTP user name.")
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     mail_from: str = Field("cinesonic <noreply@localhost>", description="Sender of mail.")
+    # Music streaming
+    transcode_max_concurrent: int = Field(
+        4, ge=1, description="ffmpeg transcodes one server process runs at once."
+    )
+    transcode_queue_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How long a transcode waits for a free slot before a 503 `transcode_busy`.",
+    )
+    transcode_cache_max_bytes: int = Field(
+        1_073_741_824,
+        ge=0,
+        description="Size of the transcode cache under `<data_dir>/cache/transcode` "
+        "(least recently used entries go first); 0 turns the cache off.",
+    )
+    play_threshold_percent: int = Field(
+        50,
+        ge=1,
+        le=100,
+        description="A stream counts as a play once this share of the song was sent…",
+    )
+    play_threshold_seconds: int = Field(
+        240, ge=1, description="…or this many seconds of it, whichever is less (Last.fm's rule)."
+    )
 
     @classmethod
     def settings_customise_sources(

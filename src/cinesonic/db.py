@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.util import await_only
 
 from cinesonic.config import Settings
@@ -40,6 +42,9 @@ _LOCK_HELD = "cinesonic_write_lock_held"
 _AFTER_COMMIT = "cinesonic_after_commit"
 
 log = structlog.get_logger("cinesonic.db")
+
+T = TypeVar("T")
+READER_THREADS = 4
 
 
 async def lock_for_update(session: AsyncSession, key: int) -> None:
@@ -66,6 +71,47 @@ def _sqlite_in_transaction(dbapi_connection: Any) -> bool:
     return bool(getattr(raw, "in_transaction", True))
 
 
+_WRITTEN = "cinesonic_tables_written"
+
+
+class _TrackedSession(Session):
+    """A session that notes which tables its transaction wrote, for `Database.table_versions`."""
+
+
+@event.listens_for(_TrackedSession, "after_flush")
+def _note_flushed_tables(session: Session, _context: Any) -> None:
+    written: set[str] = session.info.setdefault(_WRITTEN, set())
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        mapper = inspect(instance).mapper
+        written.update(table.name for table in mapper.tables)
+        # Association tables written through a relationship (`user.roles = [...]`).
+        for relationship in mapper.relationships:
+            if relationship.secondary is not None:
+                written.add(getattr(relationship.secondary, "name", ""))
+
+
+@event.listens_for(_TrackedSession, "do_orm_execute")
+def _note_statement_table(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        name = getattr(table, "name", None)
+        if isinstance(name, str):
+            state.session.info.setdefault(_WRITTEN, set()).add(name)
+
+
+@event.listens_for(_TrackedSession, "after_commit")
+def _announce_written_tables(session: Session) -> None:
+    written = session.info.pop(_WRITTEN, None)
+    database = session.info.get("cinesonic_database")
+    if written and isinstance(database, Database):
+        database._committed(frozenset(written))
+
+
+@event.listens_for(_TrackedSession, "after_rollback")
+def _forget_written_tables(session: Session) -> None:
+    session.info.pop(_WRITTEN, None)
+
+
 class Database:
     """The engine and session factory for one configured database."""
 
@@ -78,8 +124,19 @@ class Database:
         else:
             kwargs["pool_size"] = settings.database_pool_size
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessionmaker = async_sessionmaker(
+            self.engine,
+            expire_on_commit=False,
+            sync_session_class=_TrackedSession,
+            info={"cinesonic_database": self},
+        )
+        # Table write versions: see `table_versions`.
+        self._versions: dict[str, int] = {}
+        self.on_tables_committed: Callable[[frozenset[str]], None] | None = None
         self.write_lock = asyncio.Lock()
+        self._busy_timeout_ms = settings.sqlite_busy_timeout_ms
+        self._reader_engine: Engine | None = None
+        self._readers: ThreadPoolExecutor | None = None
         if self.is_sqlite:
             self._configure_sqlite(self.engine.sync_engine, settings.sqlite_busy_timeout_ms)
 
@@ -151,5 +208,64 @@ class Database:
                 except Exception:
                     log.exception("after_commit_callback_failed")
 
+    def table_versions(self, tables: tuple[str, ...]) -> tuple[int, ...]:
+        """How many committed write transactions touched each table, as this process knows:
+        its own commits (ORM flushes and ORM-enabled statements; raw SQL text is not seen) and
+        those other processes announce (`bump_tables`, wired to the event bus). A result cached
+        with the versions read *before* its query is fresh while they are unchanged (the
+        versions move only after a commit is visible, so no stale read can be stored as new)."""
+        versions = self._versions
+        return tuple(versions.get(table, 0) for table in tables)
+
+    def bump_tables(self, tables: frozenset[str]) -> None:
+        for table in tables:
+            self._versions[table] = self._versions.get(table, 0) + 1
+
+    def _committed(self, tables: frozenset[str]) -> None:
+        self.bump_tables(tables)
+        if self.on_tables_committed is not None:
+            self.on_tables_committed(tables)
+
+    async def read(self, session: AsyncSession, work: Callable[[Session], T]) -> T:
+        """Run read-only `work` with a synchronous session, in one go.
+
+        On SQLite it runs on a read-only connection in a reader thread: one thread hop for the
+        whole unit instead of aiosqlite's four per statement, which is most of the cost of a
+        hot list page. It sees committed data only, so call it before the unit of work writes.
+        On PostgreSQL it runs inside `session` (`run_sync`), in the request's transaction."""
+        if not self.is_sqlite:
+            return await session.run_sync(work)
+        if self._readers is None:
+            self._reader_engine = self._open_reader_engine()
+            self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="sqlite-reader")
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self._run_read, work)
+
+    def _run_read(self, work: Callable[[Session], T]) -> T:
+        with Session(self._reader_engine) as session:
+            return work(session)
+
+    def _open_reader_engine(self) -> Engine:
+        url = self.engine.url.set(drivername="sqlite")
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": self._busy_timeout_ms / 1000},
+            pool_size=READER_THREADS,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+            cursor.execute("PRAGMA query_only=ON")  # a reader that tries to write is a bug
+            cursor.close()
+
+        return engine
+
     async def dispose(self) -> None:
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)
+            self._readers = None
+        if self._reader_engine is not None:
+            self._reader_engine.dispose()
+            self._reader_engine = None
         await self.engine.dispose()

@@ -1,5 +1,6 @@
 """The named dependencies every endpoint uses: `DbSession`, `State`, `ClientInfo`,
-`CurrentPrincipal`, `OptionalPrincipal`, `MediaPrincipal` and `require(permission)`.
+`CurrentPrincipal`, `OptionalPrincipal`, `MediaPrincipal`, `require(permission)` and
+`rate_limited(class)`.
 
 An endpoint without a principal dependency is public on purpose.
 """
@@ -13,9 +14,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cinesonic import ratelimits
 from cinesonic.auth import service as auth_service
 from cinesonic.auth.principal import Principal
 from cinesonic.errors import AuthenticationRequired, Forbidden, InvalidToken
+from cinesonic.ratelimits import LimitScope, RateLimitClass
 from cinesonic.state import AppState
 
 
@@ -55,6 +58,11 @@ ClientInfo = Annotated[RequestInfo, Depends(get_request_info)]
 
 
 ADMIN_PATH_PREFIX = "/api/v1/admin/"
+_ADMIN_LIMIT = ratelimits.limit_class("admin")
+
+
+def _client_ip(request: Request) -> str:
+    return getattr(request.state, "client_ip", None) or "unknown"
 
 
 async def _resolve(request: Request, state: AppState, *, allow_query_key: bool) -> Principal | None:
@@ -81,7 +89,13 @@ async def _resolve(request: Request, state: AppState, *, allow_query_key: bool) 
     principal = await auth_service.authenticate(state, credentials)
     if principal is not None and request.scope["path"].startswith(ADMIN_PATH_PREFIX):
         # [003]: admin routes are limited per user, from wherever the requests come.
-        await state.limiter.check(state.settings.rate_limit_admin, "admin", str(principal.id))
+        await ratelimits.spend(
+            state.limiter,
+            state.settings,
+            _ADMIN_LIMIT,
+            f"user:{principal.id}",
+            request_state=request.scope.setdefault("state", {}),
+        )
     request.state.principal = principal
     return principal
 
@@ -105,9 +119,15 @@ async def get_media_principal(request: Request, state: State) -> Principal:
     return principal
 
 
+async def get_optional_media_principal(request: Request, state: State) -> Principal | None:
+    return await _resolve(request, state, allow_query_key=True)
+
+
 OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 MediaPrincipal = Annotated[Principal, Depends(get_media_principal)]
+# Who a per-user rate limit counts on a media route, before the route itself asks.
+_OptionalMediaPrincipal = Annotated[Principal | None, Depends(get_optional_media_principal)]
 
 
 def require(permission: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
@@ -119,4 +139,65 @@ def require(permission: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
         return principal
 
     dependency.__name__ = f"require_{permission.replace('.', '_')}"
+    return dependency
+
+
+RateLimitDependency = Callable[..., Coroutine[Any, Any, None]]
+
+
+def _user_or_address(request: Request, principal: Principal | None) -> str:
+    # Per-user classes count anonymous callers by their address.
+    return f"user:{principal.id}" if principal else f"ip:{_client_ip(request)}"
+
+
+# Each `rate_limited(...)` dependency and its class, for the OpenAPI document.
+RATE_LIMIT_DEPENDENCIES: dict[RateLimitDependency, RateLimitClass] = {}
+
+
+def rate_limited(
+    name: str, *, bucket: str | None = None, query_key: bool = False
+) -> RateLimitDependency:
+    """A dependency that spends one hit of the rate-limit class `name` (see `ratelimits`):
+    `dependencies=[Depends(rate_limited("media_search"))]`. A refused hit answers 429 with
+    `Retry-After`; a counted one sets the response's `RateLimit-*` headers.
+
+    `bucket` gives a route its own count under a shared class setting (`auth_sensitive`).
+    `query_key=True` keys per-user classes by a `?api_key=` too — only on routes that accept
+    one (`MediaPrincipal`), since the principal found is the route's.
+    """
+    limit = ratelimits.limit_class(name)
+
+    async def spend(request: Request, state: AppState, subject: str) -> None:
+        await ratelimits.spend(
+            state.limiter,
+            state.settings,
+            limit,
+            subject,
+            bucket=bucket,
+            request_state=request.scope.setdefault("state", {}),
+        )
+
+    dependency: RateLimitDependency
+    if limit.scope is LimitScope.ip:
+
+        async def per_address(request: Request, state: State) -> None:
+            await spend(request, state, f"ip:{_client_ip(request)}")
+
+        dependency = per_address
+    elif query_key:
+
+        async def per_media_user(
+            request: Request, state: State, principal: _OptionalMediaPrincipal
+        ) -> None:
+            await spend(request, state, _user_or_address(request, principal))
+
+        dependency = per_media_user
+    else:
+
+        async def per_user(request: Request, state: State, principal: OptionalPrincipal) -> None:
+            await spend(request, state, _user_or_address(request, principal))
+
+        dependency = per_user
+    dependency.__name__ = f"rate_limited_{name}"
+    RATE_LIMIT_DEPENDENCIES[dependency] = limit
     return dependency

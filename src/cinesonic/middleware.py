@@ -1,6 +1,6 @@
 """The ASGI middleware every request passes: request id, client address, body-size guard,
-global per-IP rate limit, access log and security headers — one pure-ASGI layer, because
-each `BaseHTTPMiddleware` adds a task hop per request."""
+global per-IP rate limit, access log, request metrics and security headers — one pure-ASGI
+layer, because each `BaseHTTPMiddleware` adds a task hop per request."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cinesonic.config import Settings
 from cinesonic.errors import render_error
 from cinesonic.kit.ratelimit import RateLimiter
+from cinesonic.metrics import AppMetrics
+from cinesonic.ratelimits import ROUTE_HEADERS_KEY
 
 log = structlog.get_logger("cinesonic.access")
 
@@ -26,6 +28,12 @@ _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 # Probes, also where the health router is mounted again under the API prefix.
 _PROBES = ("/health", "/healthz", "/readyz")
 _UNLIMITED_PATHS = frozenset({*_PROBES, *(f"/api/v1{p}" for p in _PROBES), "/metrics"})
+# Media bytes are outside the global per-IP budget: one album page loads dozens of covers and a
+# player sends many range requests per song. Their routes carry their own classes (`stream`,
+# `share`); images are answered from memory.
+_MEDIA_PATH = re.compile(
+    r"^(?:/api/v1)?(?:/songs/[^/]+/(?:stream|download)|/images/.+|/s/[^/]+/(?:stream|download)/[^/]+)$"
+)
 # Uploads and media carry their own, larger limits in their routes.
 _STREAMED_TYPES = (b"multipart/form-data", b"application/octet-stream")
 _SECURITY_HEADERS = [
@@ -64,10 +72,17 @@ async def send_error(
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, settings: Settings, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        limiter: RateLimiter,
+        metrics: AppMetrics | None = None,
+    ) -> None:
         self.app = app
         self.settings = settings
         self.limiter = limiter
+        self.metrics = metrics
         self.trusted = [ip_network(p, strict=False) for p in settings.trusted_proxies]
 
     def _is_trusted(self, address: str) -> bool:
@@ -123,7 +138,11 @@ class RequestContextMiddleware:
         status_holder = [500]
         rate_headers: list[tuple[bytes, bytes]] = []
 
-        if self.limiter.enabled and path not in _UNLIMITED_PATHS:
+        if (
+            self.limiter.enabled
+            and path not in _UNLIMITED_PATHS
+            and not (scope["method"] in ("GET", "HEAD") and _MEDIA_PATH.match(path))
+        ):
             decision = await self.limiter.hit(self.settings.rate_limit_global, "global", ip)
             if not decision.allowed:
                 await send_error(
@@ -134,7 +153,7 @@ class RequestContextMiddleware:
                     request_id,
                     decision.headers(),
                 )
-                self._log(scope, 429, started)
+                self._finish(scope, 429, started)
                 return
             rate_headers = [(k.lower().encode(), v.encode()) for k, v in decision.headers().items()]
 
@@ -151,7 +170,7 @@ class RequestContextMiddleware:
                     f"The request body is larger than {limit} bytes.",
                     request_id,
                 )
-                self._log(scope, 413, started)
+                self._finish(scope, 413, started)
                 return
 
         received = 0
@@ -176,9 +195,10 @@ class RequestContextMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.extend(_SECURITY_HEADERS)
-                # A route's own, stricter limit (login, forgot-password) already set these.
+                # A route's own limit wins over the global one: its refusal already carries its
+                # headers, a counted hit left them in the request state.
                 if not any(name == b"ratelimit-limit" for name, _ in headers):
-                    headers.extend(rate_headers)
+                    headers.extend(scope["state"].get(ROUTE_HEADERS_KEY) or rate_headers)
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -192,13 +212,17 @@ class RequestContextMiddleware:
             log.exception("unhandled_error", error=repr(exc))
             response = render_error(Request(scope), 500, "internal_error", "Internal server error.")
             await response(scope, receive, send_with_headers)
-        self._log(scope, status_holder[0], started)
+        self._finish(scope, status_holder[0], started)
 
-    def _log(self, scope: Scope, status: int, started: float) -> None:
+    def _finish(self, scope: Scope, status: int, started: float) -> None:
+        """Log the request and count it in the metrics (by the route that served it)."""
+        seconds = time.perf_counter() - started
+        if self.metrics is not None:
+            self.metrics.observe_request(scope, status, seconds)
         log.info(
             "request",
             method=scope["method"],
             path=scope["path"],
             status=status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            duration_ms=round(seconds * 1000, 2),
         )

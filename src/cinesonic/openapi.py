@@ -2,8 +2,11 @@
 
 - Routes that depend on a principal (`deps.get_principal` and friends) get the bearer / API-key
   security requirement and a declared 401; `deps.require(...)` routes also get 403.
-- FastAPI's own 422 schema is replaced by our error envelope, which is what clients receive.
-- Every `/api/v1` operation declares 429 (the global per-IP rate limit applies to all of them).
+- FastAPI's own 422 schema is replaced by our error envelope, which is what clients receive;
+  errors are declared as JSON even on routes that answer text or bytes.
+- Every `/api/v1` operation declares 429 (the global per-IP rate limit applies to all of them)
+  with its `Retry-After` and `RateLimit-*` headers; routes that spend a rate-limit class
+  (`deps.rate_limited(...)`, and the admin routes) name it.
 """
 
 from __future__ import annotations
@@ -15,11 +18,19 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import iter_route_contexts
 
-from cinesonic import deps
+from cinesonic import deps, ratelimits
 from cinesonic.errors import ErrorEnvelope
+from cinesonic.ratelimits import RateLimitClass
 
 _AUTH_DEPENDENCIES = {deps.get_principal, deps.get_media_principal}
 _ENVELOPE_REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
+_INTEGER = {"type": "integer"}
+_RATE_LIMIT_HEADERS = {
+    "Retry-After": {"description": "Seconds until a request may pass.", "schema": _INTEGER},
+    "RateLimit-Limit": {"description": "Requests the window allows.", "schema": _INTEGER},
+    "RateLimit-Remaining": {"description": "Requests left in the window.", "schema": _INTEGER},
+    "RateLimit-Reset": {"description": "Seconds until the window frees one.", "schema": _INTEGER},
+}
 
 
 def _calls(dependant: Dependant) -> set[Any]:
@@ -31,6 +42,13 @@ def _calls(dependant: Dependant) -> set[Any]:
 
 def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ENVELOPE_REF}}}
+
+
+def _rate_limited(limits: list[RateLimitClass]) -> str:
+    if not limits:
+        return "`rate_limited`: slow down."
+    named = ", ".join(f"`{limit.name}` (per {limit.scope}, `{limit.setting}`)" for limit in limits)
+    return f"`rate_limited`: over the {named} limit, or the global one."
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -69,11 +87,20 @@ def install_openapi(app: FastAPI) -> None:
                 getattr(call, "__name__", "").startswith("require_") for call in calls
             )
             path = str(route.path_format)
+            spent = deps.RATE_LIMIT_DEPENDENCIES
+            limits = sorted((spent[call] for call in calls if call in spent), key=lambda c: c.name)
+            if needs_auth and path.startswith(deps.ADMIN_PATH_PREFIX):
+                limits.append(ratelimits.limit_class("admin"))
             for method in route.methods or ():
                 operation = schema["paths"].get(path, {}).get(method.lower())
                 if operation is None:
                     continue
                 responses = operation.setdefault("responses", {})
+                for answer in responses.values():
+                    # Errors are JSON envelopes even where the route answers text or bytes.
+                    media = answer.get("content", {})
+                    if any(m.get("schema") == _ENVELOPE_REF for m in media.values()):
+                        answer["content"] = {"application/json": {"schema": _ENVELOPE_REF}}
                 if "422" in responses:
                     responses["422"] = _error("`validation_error`: the request is not valid.")
                 if needs_auth:
@@ -83,8 +110,12 @@ def install_openapi(app: FastAPI) -> None:
                     )
                 if needs_permission:
                     responses.setdefault("403", _error("`forbidden`: a permission is missing."))
-                if path.startswith("/api/v1"):
-                    responses.setdefault("429", _error("`rate_limited`: slow down."))
+                if path.startswith("/api/v1") or limits:
+                    too_many = responses.setdefault("429", _error(""))
+                    # A route's own classes are worth naming over a generic description.
+                    if limits or not too_many["description"]:
+                        too_many["description"] = _rate_limited(limits)
+                    too_many.setdefault("headers", _RATE_LIMIT_HEADERS)
         app.openapi_schema = schema
         return schema
 

@@ -12,6 +12,7 @@ from cinesonic.events.bus import EventBus
 from cinesonic.kit.cache import TaggedCache
 from cinesonic.kit.mail import Mailer
 from cinesonic.kit.ratelimit import RateLimiter
+from cinesonic.metrics import AppMetrics
 
 if TYPE_CHECKING:
     from cinesonic.auth.principal import Principal
@@ -37,3 +38,5 @@ class AppState:
     worker: Worker | None = None
     # The server's own setting values and which the environment pins (`setting.runtime`).
     settings_runtime: SettingsRuntime | None = None
+    # Prometheus metrics of this app (`/metrics`), in a registry of its own.
+    metrics: AppMetrics = field(default_factory=AppMetrics)

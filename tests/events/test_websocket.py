@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import uuid
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 from cinesonic.app import create_app
 from cinesonic.auth import service as auth_service
 from cinesonic.config import Settings
+from cinesonic.events.bus import EventBus
 from cinesonic.events.websocket import OUTBOX_SIZE, Connection, Hub
 from cinesonic.state import AppState
 from tests.fixtures.live import serve
@@ -190,3 +192,65 @@ async def test_event_on_one_replica_reaches_a_client_of_another(
             await subscribe(socket, "jobs")
             await replica_state.bus.publish("jobs", job_event(ada, str(uuid.uuid4())))
             assert (await receive(socket))["topic"] == "jobs"
+
+
+class RecordingSocket:
+    """A client that reads everything at once and never speaks."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.accepted = False
+
+    async def accept(self) -> None:
+        self.accepted = True
+
+    async def receive_text(self) -> str:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(text)
+
+    async def close(self, code: int, reason: str) -> None:
+        raise AssertionError(f"closed with {code} {reason}")
+
+
+async def test_event_is_serialized_once_and_judged_once_per_principal() -> None:
+    bus = EventBus()
+    asked: list[tuple[object, str]] = []
+
+    def may_see(principal: object, topic: str, data: dict[str, Any]) -> bool:
+        asked.append((principal, topic))
+        return principal == "ada"
+
+    hub = Hub(bus, lambda _socket: asyncio.sleep(0, "ada"), may_see)
+    adas = [Connection(RecordingSocket(), "ada", topics={"jobs"}) for _ in range(3)]  # type: ignore[arg-type]
+    bobs = [Connection(RecordingSocket(), "bob", topics={"jobs"}) for _ in range(2)]  # type: ignore[arg-type]
+    hub.connections.update(adas + bobs)
+    await bus.publish("jobs", {"event": "job.progress", "job": {"id": "j1"}})
+    assert sorted(asked) == [("ada", "jobs"), ("bob", "jobs")]
+    messages = [connection.outbox.get_nowait() for connection in adas]
+    assert all(message is messages[0] for message in messages)  # one string for everyone
+    assert json.loads(messages[0])["data"] == {"job": {"id": "j1"}}
+    assert all(connection.outbox.empty() for connection in bobs)
+
+
+async def test_silent_connection_gets_heartbeat_pings() -> None:
+    async def authenticate(_socket: object) -> str:
+        return "ada"
+
+    hub = Hub(EventBus(), authenticate, lambda *_: True, heartbeat_seconds=0.05)
+    socket = RecordingSocket()
+    serving = asyncio.create_task(hub.serve(socket))  # type: ignore[arg-type]
+    try:
+        for _ in range(200):
+            if sum(json.loads(text)["type"] == "ping" for text in socket.sent) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        pings = [json.loads(text) for text in socket.sent]
+        assert len(pings) >= 2 and all(p["type"] == "ping" and "ts" in p for p in pings)
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+    assert not hub.connections

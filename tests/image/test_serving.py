@@ -309,3 +309,12 @@ async def test_unlisted_size_is_a_validation_error(
     response = await client.get(image_url(image), params={"size": 100}, headers=ada.headers)
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["field"] == "size"
+
+
+async def test_size_that_is_not_a_number_is_a_validation_error(
+    client: httpx.AsyncClient, ada: SignedIn
+) -> None:
+    image = await uploaded(client, ada, create_png())
+    response = await client.get(image_url(image), params={"size": "big"}, headers=ada.headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "size"

@@ -259,3 +259,48 @@ async def test_admin_routes_are_rate_limited_per_user(
     assert limited.headers["ratelimit-limit"] == "2"
     # Other routes of the same user are not counted against the admin budget.
     assert (await client.get("/api/v1/jobs", headers=admin.headers)).status_code == 200
+
+
+async def test_prune_job_also_drops_the_rows_of_long_dead_workers(state: AppState) -> None:
+    from cinesonic.job.tasks import PRUNE
+    from cinesonic.models.worker import WorkerProcess
+    from cinesonic.worker.registry import registry
+
+    async with state.db.session() as session:
+        await queue.register_worker(
+            session,
+            worker_id="gone:1:abcdef",
+            hostname="gone",
+            pid=1,
+            queues=[],
+            concurrency=4,
+            version="0.0.1",
+        )
+        await session.execute(
+            update(WorkerProcess).values(last_heartbeat_at=utcnow().replace(year=2020))
+        )
+    job_id = await add_job(state, None, job_type=PRUNE, queue="maintenance")
+    worker = Worker(
+        state.db,
+        state.bus,
+        registry,
+        state.settings,
+        queues=["maintenance"],
+        poll_interval=0.05,
+        run_periodic=False,
+    )
+    await worker.start()
+    try:
+        for _ in range(200):
+            async with state.db.sessionmaker() as session:
+                job = await session.get(Job, job_id)
+                assert job is not None
+                if job.status == JobStatus.succeeded:
+                    break
+            await asyncio.sleep(0.02)
+        assert job.result == {"removed": 0}
+        async with state.db.sessionmaker() as session:
+            assert await session.get(WorkerProcess, "gone:1:abcdef") is None
+            assert await session.get(WorkerProcess, worker.worker_id) is not None
+    finally:
+        await worker.stop(grace_seconds=0.1)

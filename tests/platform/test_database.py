@@ -220,3 +220,20 @@ async def test_commit_that_fails_skips_callbacks(state: AppState) -> None:
             after_commit(session, callback)
             session.add(Role(name="admin", is_builtin=False, grants_all=False))
     assert calls == []
+
+
+async def test_read_runs_a_synchronous_unit_and_sees_committed_rows(state: AppState) -> None:
+    await create_user(state, "reader")
+    async with state.db.session() as session:
+        names = await state.db.read(
+            session, lambda sync: list(sync.scalars(select(User.username).order_by(User.username)))
+        )
+    assert names == ["reader"]
+
+
+@sqlite_only
+async def test_sqlite_readers_cannot_write(state: AppState) -> None:
+    async with state.db.session() as session:
+        with pytest.raises(Exception, match="readonly"):
+            await state.db.read(session, lambda sync: sync.execute(text("DELETE FROM role")))
+    assert await count(state, Role) > 0

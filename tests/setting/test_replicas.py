@@ -7,13 +7,14 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from cinesonic.config import Settings
 from cinesonic.models.setting import ServerSetting
 from cinesonic.setting import runtime as setting_runtime
 from cinesonic.state import AppState
 from tests.conftest import REDIS_URL
-from tests.fixtures.users import SignedIn
+from tests.fixtures.users import SignedIn, create_user
 from tests.setting.conftest import SERVER, another_app
 
 
@@ -83,3 +84,13 @@ async def test_a_stored_value_the_rules_refuse_falls_back_to_the_default(
         assert restarted.settings.login_lockout_threshold == 5
     read = (await client.get(f"{SERVER}/login_lockout_threshold", headers=admin.headers)).json()
     assert (read["value"], read["source"]) == (5, "default")
+
+
+@pytest.mark.skipif(REDIS_URL is None, reason="replicas hear each other's writes through Redis")
+async def test_a_commit_on_one_replica_moves_the_table_versions_of_another(
+    state: AppState, configured: Settings
+) -> None:
+    async with another_app(configured) as replica:
+        before = replica.db.table_versions(("user",))
+        await create_user(state, "carol")
+        await eventually(lambda: replica.db.table_versions(("user",)) > before)

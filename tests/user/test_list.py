@@ -213,3 +213,30 @@ async def test_admin_users_path_is_a_hidden_alias_of_the_list(
     assert "summary" in response.json()
     spec = (await client.get("/api/v1/openapi.json")).json()
     assert "/api/v1/admin/users" not in spec["paths"]
+
+
+async def test_list_reflects_a_new_session_at_once(
+    client: httpx.AsyncClient, state: AppState, admin: SignedIn
+) -> None:
+    await create_user(state, "bob")
+    first = await client.get(USERS, params={"q": "bob"}, headers=admin.headers)
+    assert first.json()["data"][0]["activities"]["sessions_active"] == 0
+    await login(client, "bob")
+    again = await client.get(USERS, params={"q": "bob"}, headers=admin.headers)
+    assert again.json()["data"][0]["activities"]["sessions_active"] == 1
+
+
+async def test_committed_writes_move_the_table_versions_and_rollbacks_do_not(
+    state: AppState,
+) -> None:
+    tables = ("user", "user_role", "role", "activity")
+    before = state.db.table_versions(tables)
+    await create_user(state, "bob")
+    after = state.db.table_versions(tables)
+    assert after[0] > before[0] and after[1] > before[1] and after[2] == before[2]
+    with pytest.raises(RuntimeError):
+        async with state.db.session() as session:
+            session.add(Activity(action="abandoned"))
+            await session.flush()
+            raise RuntimeError("abandon")
+    assert state.db.table_versions(tables) == after

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -11,6 +12,7 @@ from sqlalchemy import select, update
 
 from cinesonic.kit.timeutil import utcnow
 from cinesonic.models.job import Job, JobStatus
+from cinesonic.models.worker import WorkerProcess
 from cinesonic.state import AppState
 from cinesonic.worker import queue
 from cinesonic.worker.registry import Registry
@@ -21,6 +23,7 @@ from cinesonic.worker.runner import (
     PermanentJobError,
     Worker,
 )
+from tests.fixtures.users import create_user
 
 Factory = Callable[..., Awaitable[Worker]]
 
@@ -200,8 +203,8 @@ async def test_job_of_a_lost_worker_is_reclaimed_and_completes_once(
     assert runs == [worker.worker_id]
     assert job.attempts == 2
     async with state.db.session() as session:
-        late = await queue.mark_succeeded(session, job_id, "ghost", {"ok": "late"})
-    assert late is None  # the ghost's late result is discarded
+        late = await queue.complete(session, "ghost", {job_id: {"ok": "late"}})
+    assert late == set()  # the ghost's late result is discarded
 
 
 async def test_future_jobs_wait_for_run_at(state: AppState, make_worker: Factory) -> None:
@@ -257,3 +260,170 @@ async def test_stopping_a_worker_hands_running_jobs_back(
         job = await session.get(Job, job_id)
         assert job is not None
         assert job.status == JobStatus.queued and job.attempts == 0
+
+
+async def test_a_burst_of_jobs_all_succeed_once_with_their_own_results(
+    state: AppState, make_worker: Factory
+) -> None:
+    registry = Registry()
+    runs: list[int] = []
+    events: list[dict[str, Any]] = []
+
+    async def collect(data: Any) -> None:
+        events.append(data)
+
+    state.bus.subscribe(JOBS_CHANNEL, collect)
+
+    @registry.job("test.square")
+    async def square(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any] | None:
+        runs.append(payload["n"])
+        # Jobs without a result and jobs with one share the rounds that record them.
+        return {"square": payload["n"] ** 2} if payload["n"] % 2 else None
+
+    async with state.db.session() as session:
+        ids = [(await queue.enqueue(session, "test.square", {"n": n})).id for n in range(60)]
+    await make_worker(registry, concurrency=8)
+    for job_id in ids:
+        await wait_for_status(state, job_id, JobStatus.succeeded)
+    assert sorted(runs) == list(range(60))
+    async with state.db.sessionmaker() as session:
+        jobs = {job.id: job for job in (await session.scalars(select(Job))).all()}
+    for n, job_id in enumerate(ids):
+        job = jobs[job_id]
+        assert job.result == ({"square": n * n} if n % 2 else {})
+        assert job.attempts == 1 and job.lease_owner is None and job.finished_at is not None
+    succeeded = [e["job"]["id"] for e in events if e["event"] == "job.succeeded"]
+    assert sorted(succeeded) == sorted(str(job_id) for job_id in ids)
+
+
+async def test_success_events_carry_the_owner_and_the_last_progress(
+    state: AppState, make_worker: Factory
+) -> None:
+    registry = Registry()
+    events: list[dict[str, Any]] = []
+
+    async def collect(data: Any) -> None:
+        events.append(data)
+
+    state.bus.subscribe(JOBS_CHANNEL, collect)
+
+    @registry.job("test.report")
+    async def report(ctx: JobContext, payload: dict[str, Any]) -> None:
+        await ctx.progress(40, "reading")
+
+    owner = await create_user(state, "ada")
+    job_id = await enqueue(state, "test.report", owner_id=owner.id)
+    await make_worker(registry)
+    await wait_for_status(state, job_id, JobStatus.succeeded)
+    succeeded = [e for e in events if e["event"] == "job.succeeded"]
+    assert len(succeeded) == 1
+    # The owner is what per-user visibility on the WebSocket goes by.
+    assert succeeded[0]["owner_id"] == str(owner.id)
+    assert succeeded[0]["job"]["status"] == "succeeded"
+    assert succeeded[0]["job"]["progress"] == {"percent": 40.0, "message": "reading"}
+
+
+async def test_a_result_json_cannot_hold_buries_the_job_alone(
+    state: AppState, make_worker: Factory
+) -> None:
+    registry = Registry()
+
+    @registry.job("test.opaque")
+    async def opaque(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"when": object()} if payload["bad"] else {"ok": True}
+
+    bad = await enqueue(state, "test.opaque", payload={"bad": True})
+    good = await enqueue(state, "test.opaque", payload={"bad": False})
+    await make_worker(registry)
+    buried = await wait_for_status(state, bad, JobStatus.dead)
+    assert (buried.last_error or "").startswith("result is not JSON")
+    assert (await wait_for_status(state, good, JobStatus.succeeded)).result == {"ok": True}
+
+
+async def test_worker_registers_beats_and_leaves_its_row(
+    state: AppState, make_worker: Factory
+) -> None:
+    registry = Registry()
+    release = asyncio.Event()
+
+    @registry.job("test.hold")
+    async def hold(ctx: JobContext, payload: dict[str, Any]) -> None:
+        await release.wait()
+
+    worker = await make_worker(registry, queues=["slow"], concurrency=3, heartbeat_seconds=0.2)
+    async with state.db.sessionmaker() as session:
+        row = await session.get(WorkerProcess, worker.worker_id)
+        assert row is not None
+        assert (row.pid, row.queues, row.concurrency, row.running) == (os.getpid(), ["slow"], 3, 0)
+        first_beat = row.last_heartbeat_at
+    job_id = await enqueue(state, "test.hold", queue="slow")
+    await wait_for_status(state, job_id, JobStatus.running)
+    for _ in range(100):  # the next beats count the running job
+        async with state.db.sessionmaker() as session:
+            row = await session.get(WorkerProcess, worker.worker_id)
+            assert row is not None
+            if row.running == 1 and row.last_heartbeat_at > first_beat:
+                break
+        await asyncio.sleep(0.05)
+    assert row.running == 1 and row.last_heartbeat_at > first_beat
+    async with state.db.sessionmaker() as session:
+        live = await queue.live_workers(session, fresh_within=60)
+    assert [w.id for w in live] == [worker.worker_id]
+    release.set()
+    await wait_for_status(state, job_id, JobStatus.succeeded)
+    await worker.stop()
+    async with state.db.sessionmaker() as session:
+        assert await session.get(WorkerProcess, worker.worker_id) is None
+
+
+async def test_heartbeats_prune_dead_workers_and_restore_a_lost_row(
+    state: AppState, make_worker: Factory
+) -> None:
+    async with state.db.session() as session:
+        await queue.register_worker(
+            session,
+            worker_id="gone:1:abcdef",
+            hostname="gone",
+            pid=1,
+            queues=[],
+            concurrency=4,
+            version="0.0.1",
+        )
+        await session.execute(
+            update(WorkerProcess)
+            .where(WorkerProcess.id == "gone:1:abcdef")
+            .values(last_heartbeat_at=utcnow() - queue.WORKER_ROW_RETENTION - timedelta(minutes=1))
+        )
+    worker = await make_worker(Registry(), heartbeat_seconds=0.2)
+    async with state.db.session() as session:  # as if pruned while this worker was stalled
+        await queue.unregister_worker(session, worker.worker_id)
+    for _ in range(100):
+        async with state.db.sessionmaker() as session:
+            ids = set((await session.scalars(select(WorkerProcess.id))).all())
+        if ids == {worker.worker_id}:
+            break
+        await asyncio.sleep(0.05)
+    assert ids == {worker.worker_id}
+
+
+async def test_stale_workers_are_not_live(state: AppState) -> None:
+    async with state.db.session() as session:
+        for name, age in (("fresh", 1), ("stale", 30)):
+            await queue.register_worker(
+                session,
+                worker_id=name,
+                hostname=name,
+                pid=1,
+                queues=[],
+                concurrency=1,
+                version="x",
+            )
+            await session.execute(
+                update(WorkerProcess)
+                .where(WorkerProcess.id == name)
+                .values(last_heartbeat_at=utcnow() - timedelta(seconds=age))
+            )
+    async with state.db.sessionmaker() as session:
+        assert [w.id for w in await queue.live_workers(session, fresh_within=15)] == ["fresh"]
+        latest = await queue.last_heartbeat(session)
+    assert latest is not None and utcnow() - latest < timedelta(seconds=15)

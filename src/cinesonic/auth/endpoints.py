@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from cinesonic.auth import service as auth_service
 from cinesonic.auth.schemas import (
@@ -39,7 +39,14 @@ from cinesonic.auth.schemas import (
     VerifyEmailRequest,
 )
 from cinesonic.auth.security import PasswordPolicyError
-from cinesonic.deps import ClientInfo, CurrentPrincipal, DbSession, OptionalPrincipal, State
+from cinesonic.deps import (
+    ClientInfo,
+    CurrentPrincipal,
+    DbSession,
+    OptionalPrincipal,
+    State,
+    rate_limited,
+)
 from cinesonic.errors import (
     AuthenticationRequired,
     BadRequest,
@@ -138,11 +145,11 @@ def session_read(auth_session: AuthSession, current: uuid.UUID | None) -> Sessio
         ValidationFailed,
         RateLimited,
     ),
+    dependencies=[Depends(rate_limited("auth_sensitive", bucket="register"))],
 )
 async def register_account(
     body: RegisterRequest, session: DbSession, state: State, origin: ClientInfo, response: Response
 ) -> UserRead:
-    await state.limiter.check(state.settings.rate_limit_auth_sensitive, "register", origin.ip)
     user = await auth_service.register(
         session,
         state,
@@ -294,9 +301,9 @@ async def read_session(principal: CurrentPrincipal, session: DbSession) -> Sessi
     response_model=CsrfTokenResponse,
     summary="Issue a CSRF token (also set as the `csrf_token` cookie)",
     responses=error_responses(RateLimited),
+    dependencies=[Depends(rate_limited("csrf"))],
 )
-async def issue_csrf(state: State, origin: ClientInfo, response: Response) -> CsrfTokenResponse:
-    await state.limiter.check(state.settings.rate_limit_csrf, "csrf", origin.ip)
+async def issue_csrf(state: State, response: Response) -> CsrfTokenResponse:
     token, expires_at = auth_service.new_csrf_token(state)
     response.set_cookie(
         CSRF_COOKIE,

@@ -6,9 +6,12 @@ A client authenticates (bearer header or `?access_token=`), then sends
 Who may see what is the app's business: `Hub` is given an `authenticate` and a `may_see`
 callable, so this module stays free of any domain.
 
-Every connection has a bounded outbox; a client that falls that far behind is closed with
-1013 (try again later) instead of slowing everyone else. The server pings every
-`heartbeat_seconds`; clients may send `{"type": "ping"}` and get a pong.
+Every connection has a bounded outbox, emptied by a sender task of its own; a client that
+falls that far behind is closed with 1013 (try again later) instead of slowing everyone else.
+An event is serialized once for all its recipients, and visibility is asked once per principal
+per event. A connection that has been sent nothing for `heartbeat_seconds` gets
+`{"type": "ping"}` (one hub-wide timer, not one per connection); clients may send
+`{"type": "ping"}` and get a pong.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ class Connection:
     topics: set[str] = field(default_factory=set)
     outbox: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(OUTBOX_SIZE))
     closed_for_lag: bool = False
+    # Event-loop time of the last message handed to the socket (the heartbeat reads it).
+    last_sent: float = field(default_factory=lambda: asyncio.get_running_loop().time())
 
 
 Authenticate = Callable[[WebSocket], Awaitable[Any | None]]
@@ -71,6 +76,7 @@ class Hub:
         self.may_see = may_see
         self.heartbeat_seconds = heartbeat_seconds
         self.connections: set[Connection] = set()
+        self._heartbeat: asyncio.Task[None] | None = None
         for topic in TOPICS:
             bus.subscribe(topic, self._fan_out(topic))
 
@@ -79,10 +85,16 @@ class Hub:
             if not isinstance(data, dict) or not self.connections:
                 return
             message: str | None = None
+            # A principal's sockets (often many: tabs, devices) share one verdict per event.
+            verdicts: dict[int, bool] = {}
             for connection in list(self.connections):
                 if topic not in connection.topics or connection.closed_for_lag:
                     continue
-                if not self.may_see(connection.principal, topic, data):
+                principal = connection.principal
+                visible = verdicts.get(id(principal))
+                if visible is None:
+                    visible = verdicts[id(principal)] = self.may_see(principal, topic, data)
+                if not visible:
                     continue
                 if message is None:
                     message = json.dumps(
@@ -93,13 +105,16 @@ class Hub:
                             "ts": utcnow().isoformat(),
                         }
                     )
-                try:
-                    connection.outbox.put_nowait(message)
-                except asyncio.QueueFull:
-                    connection.closed_for_lag = True
-                    asyncio.get_running_loop().create_task(self._drop_slow(connection))
+                self._enqueue(connection, message)
 
         return deliver
+
+    def _enqueue(self, connection: Connection, message: str) -> None:
+        try:
+            connection.outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            connection.closed_for_lag = True
+            asyncio.get_running_loop().create_task(self._drop_slow(connection))
 
     async def _drop_slow(self, connection: Connection) -> None:
         log.warning("ws_client_too_slow", topics=sorted(connection.topics))
@@ -118,6 +133,8 @@ class Hub:
             return
         connection = Connection(websocket, principal)
         self.connections.add(connection)
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = asyncio.create_task(self._beat(), name="ws-heartbeat")
         sender = asyncio.create_task(self._send_loop(connection))
         try:
             await self._receive_loop(connection)
@@ -125,20 +142,37 @@ class Hub:
             pass
         finally:
             self.connections.discard(connection)
+            if not self.connections and self._heartbeat is not None:
+                self._heartbeat.cancel()
+                self._heartbeat = None
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
 
     async def _send_loop(self, connection: Connection) -> None:
-        websocket = connection.websocket
+        # A plain `get()`: a `wait_for` timeout here would cost a task and a timer per message,
+        # as much as the send itself; idle connections are the heartbeat's business.
+        send, outbox = connection.websocket.send_text, connection.outbox
+        loop = asyncio.get_running_loop()
         while True:
-            try:
-                message = await asyncio.wait_for(
-                    connection.outbox.get(), timeout=self.heartbeat_seconds
-                )
-            except TimeoutError:
-                message = json.dumps({"type": "ping", "ts": utcnow().isoformat()})
-            await websocket.send_text(message)
+            message = await outbox.get()
+            await send(message)
+            connection.last_sent = loop.time()
+
+    async def _beat(self) -> None:
+        """Ping every connection that has been sent nothing for `heartbeat_seconds`, checking
+        five times per period (so no connection stays silent much longer)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds / 5)
+            due = loop.time() - self.heartbeat_seconds
+            message: str | None = None
+            for connection in list(self.connections):
+                if connection.last_sent > due or connection.closed_for_lag:
+                    continue
+                message = message or json.dumps({"type": "ping", "ts": utcnow().isoformat()})
+                connection.last_sent = loop.time()  # one ping per silent period, not per check
+                self._enqueue(connection, message)
 
     async def _receive_loop(self, connection: Connection) -> None:
         websocket = connection.websocket

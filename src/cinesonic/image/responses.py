@@ -1,5 +1,6 @@
 """HTTP answers for image files: the validators (`ETag`, `Last-Modified`), conditional GETs
-(304 on `If-None-Match` / `If-Modified-Since`, RFC 9110 §13), and the body through Starlette's
+(304 on `If-None-Match` / `If-Modified-Since`, RFC 9110 §13), and the body — from memory when
+the service kept it (small files; the server drops it for HEAD), else through Starlette's
 `FileResponse`, which streams from disk and itself answers HEAD and `Range` (206, 416)."""
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ def image_response(
     }
     if is_not_modified(request.headers, image.etag, image.last_modified if trust_dates else None):
         return Response(status_code=304, headers=validators)
+    if image.body is not None and "range" not in request.headers:
+        # FileResponse opens, reads and closes the file in worker threads, at several times the
+        # cost of the whole request; a kept body needs none of that.
+        validators["Accept-Ranges"] = "bytes"
+        return Response(image.body, headers=validators, media_type=image.content_type)
     return FileResponse(
         image.path, headers=validators, media_type=image.content_type, stat_result=image.stat
     )

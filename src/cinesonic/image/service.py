@@ -9,6 +9,8 @@ file, which a content-addressed store can hold harmlessly. Files are never delet
 
 Thumbnails are rendered on first request into the store and served from disk afterwards. Two
 first requests racing may both render; each rename puts a complete, identical file in place.
+What a request resolved to — small files with their bytes — is kept in an `ImageCache`, so
+repeated requests for a thumbnail touch neither the database nor the disk.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cinesonic.activity import service as activity_service
 from cinesonic.activity.service import Origin
 from cinesonic.auth.principal import Principal
-from cinesonic.errors import ValidationFailed
+from cinesonic.errors import NotFound, ValidationFailed
 from cinesonic.image import processing
+from cinesonic.image.cache import ImageCache
 from cinesonic.image.errors import AvatarNotFound, ImageNotFound
 from cinesonic.image.processing import ImageFormat, PreparedImage
 from cinesonic.image.schemas import ImageRead
@@ -55,6 +58,7 @@ class ImageFile:
     content_type: str
     etag: str  # the opaque value; the header quotes it
     last_modified: datetime
+    body: bytes | None = None  # the bytes, when small enough to keep in memory
 
 
 def image_store(data_dir: Path) -> ImageStore:
@@ -146,64 +150,96 @@ def _check_size(size: int | None) -> None:
 
 
 def _locate(
-    store: ImageStore, sha256: str, found: ImageFormat, size: int | None
-) -> tuple[Path, os.stat_result]:
-    """The original, or the thumbnail of `size` — rendered now if this is its first request."""
+    store: ImageStore, sha256: str, found: ImageFormat, size: int | None, keep_below: int
+) -> tuple[Path, os.stat_result, bytes | None]:
+    """The original, or the thumbnail of `size` — rendered now if this is its first request —
+    with its bytes when there are at most `keep_below` of them."""
     original = store.blob_path(sha256, found.extension)
-    if size is None:
-        return original, original.stat()
-    path = store.thumbnail_path(sha256, found.extension, size)
-    try:
-        return path, path.stat()
-    except FileNotFoundError:
-        pass
-    write_atomically(path, processing.render_thumbnail(original.read_bytes(), found, size))
-    return path, path.stat()
+    path = original if size is None else store.thumbnail_path(sha256, found.extension, size)
+    if size is not None and not path.exists():
+        write_atomically(path, processing.render_thumbnail(original.read_bytes(), found, size))
+    with path.open("rb") as handle:
+        stat = os.fstat(handle.fileno())
+        return path, stat, handle.read() if stat.st_size <= keep_below else None
 
 
-async def _open(store: ImageStore, image: Image, size: int | None) -> ImageFile:
-    _check_size(size)
+async def _open(
+    store: ImageStore, image: Image, size: int | None, cache: ImageCache | None
+) -> ImageFile:
+    requested = size
     if size is not None:
         # Never upscaled: an image that already fits is served whole.
         size = int(size) if size < max(image.width, image.height) else None
     found = processing.format_of(image.content_type)
+    keep_below = cache.largest_body if cache is not None else -1
     try:
-        path, stat = await asyncio.to_thread(_locate, store, image.sha256, found, size)
+        path, stat, body = await asyncio.to_thread(
+            _locate, store, image.sha256, found, size, keep_below
+        )
     except FileNotFoundError as exc:
         log.error("image_file_missing", image_id=str(image.id), sha256=image.sha256)
         raise ImageNotFound("The image's file is missing from the store.") from exc
-    return ImageFile(
+    answer = ImageFile(
         path=path,
         stat=stat,
         content_type=image.content_type,
         etag=image.sha256 if size is None else f"{image.sha256}-{size}",
         last_modified=image.created_at,
+        body=body,
     )
+    if cache is not None:
+        cache.put(image.id, requested, answer)
+    return answer
+
+
+async def _resolve(
+    state: AppState,
+    image_id: uuid.UUID,
+    size: int | None,
+    cache: ImageCache | None,
+    missing: type[NotFound],
+) -> ImageFile:
+    """From `cache` when it holds the answer, else looked up (and kept there when small)."""
+    _check_size(size)
+    if cache is not None and (cached := cache.get(image_id, size)) is not None:
+        return cached
+    # A read behind a cache, like the principal's in `auth.service`: the requests the cache
+    # answers open no session at all (a request's unused session still costs its set-up,
+    # commit and close — more than the rest of the image work).
+    async with state.db.sessionmaker() as session:
+        image = await session.get(Image, image_id)
+    if image is None:
+        raise missing()
+    return await _open(image_store(state.settings.data_dir), image, size, cache)
 
 
 async def open_image(
-    session: AsyncSession, store: ImageStore, image_id: uuid.UUID, *, size: int | None = None
+    state: AppState,
+    image_id: uuid.UUID,
+    *,
+    size: int | None = None,
+    cache: ImageCache | None = None,
 ) -> ImageFile:
     """The file answering `GET /images/{id}[?size=]`."""
-    image = await session.get(Image, image_id)
-    if image is None:
-        raise ImageNotFound()
-    return await _open(store, image, size)
+    return await _resolve(state, image_id, size, cache, ImageNotFound)
 
 
 # ---------------------------------------------------------------- avatars
 
 
 async def open_avatar(
-    session: AsyncSession, store: ImageStore, principal: Principal, *, size: int | None = None
+    state: AppState,
+    principal: Principal,
+    *,
+    size: int | None = None,
+    cache: ImageCache | None = None,
 ) -> ImageFile:
     """The signed-in user's avatar file (the principal carries the avatar's id and is forgotten
-    whenever it changes)."""
+    whenever it changes, so a new avatar is asked for under a new id)."""
     image_id = principal.user.avatar_image_id
-    image = await session.get(Image, uuid.UUID(image_id)) if image_id else None
-    if image is None:
+    if not image_id:
         raise AvatarNotFound()
-    return await _open(store, image, size)
+    return await _resolve(state, uuid.UUID(image_id), size, cache, AvatarNotFound)
 
 
 async def set_avatar(

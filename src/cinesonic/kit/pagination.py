@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from cinesonic.errors import ValidationFailed
 
@@ -141,12 +142,44 @@ def apply_sort(
     return statement.order_by(*(clauses or default), tiebreaker)
 
 
+def count_statement(statement: Select[Any]) -> Select[Any]:
+    """`count(*)` of what `statement` would return. A plain select is counted over its own FROM
+    and WHERE, without its columns: wrapping it in a subquery would make SQLite evaluate every
+    correlated column (activity counts, aggregates) for every row just to count them."""
+    if statement._group_by_clauses or statement._distinct or statement._having_criteria:
+        return select(func.count()).select_from(statement.order_by(None).subquery())
+    return statement.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+
+
 async def paginate_rows(
     session: AsyncSession, statement: Select[Any], params: PageParams, *, scalars: bool = True
 ) -> tuple[Sequence[Any], int]:
     """Run a sorted statement for one page; return (rows, total). Rows are the first column's
     values, or whole result rows with `scalars=False` (joins, aggregates)."""
-    count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
-    total = int((await session.execute(count_statement)).scalar_one())
+    total = int((await session.execute(count_statement(statement))).scalar_one())
     result = await session.execute(statement.offset(params.offset).limit(params.page_size))
     return (result.scalars().all() if scalars else result.all()), total
+
+
+def paginate_rows_sync(
+    session: Session,
+    statement: Select[Any],
+    params: PageParams,
+    *,
+    values: Mapping[str, Any] | None = None,
+    scalars: bool = False,
+) -> tuple[Sequence[Any], int]:
+    """`paginate_rows` for a synchronous session (`Database.read`: hot read-only lists).
+    Pass a statement built once (bound parameters in `values`): its count and page forms are
+    derived once too, so repeated pages skip SQLAlchemy's statement walk."""
+    counting, paging = _page_statements(statement)
+    total = int(session.execute(counting, dict(values or {})).scalar_one())
+    bound = {**(values or {}), "_page_offset": params.offset, "_page_limit": params.page_size}
+    result = session.execute(paging, bound)
+    return (result.scalars().all() if scalars else result.all()), total
+
+
+@lru_cache(maxsize=512)
+def _page_statements(statement: Select[Any]) -> tuple[Select[Any], Select[Any]]:
+    paging = statement.offset(bindparam("_page_offset")).limit(bindparam("_page_limit"))
+    return count_statement(statement), paging

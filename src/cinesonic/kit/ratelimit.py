@@ -23,6 +23,7 @@ class RateDecision:
     limit: int
     remaining: int
     reset_after: int  # seconds until the window frees a slot
+    window_seconds: int = 0  # the rule's period ("100/hour": 3600)
 
     def headers(self) -> dict[str, str]:
         headers = {
@@ -64,11 +65,13 @@ class RateLimiter:
     async def hit(self, rule: str, *key: str, cost: int = 1) -> RateDecision:
         item = self._item(rule)
         if not self.enabled:
-            return RateDecision(True, item.amount, item.amount, 0)
+            return RateDecision(True, item.amount, item.amount, 0, item.get_expiry())
         allowed = await self._strategy.hit(item, *key, cost=cost)
         stats = await self._strategy.get_window_stats(item, *key)
         reset_after = max(0, math.ceil(stats.reset_time - time.time()))
-        return RateDecision(allowed, item.amount, max(0, stats.remaining), reset_after)
+        return RateDecision(
+            allowed, item.amount, max(0, stats.remaining), reset_after, item.get_expiry()
+        )
 
     async def check(self, rule: str, *key: str, message: str | None = None) -> RateDecision:
         """Count a hit; raise `RateLimited` (with its headers) when over the limit."""

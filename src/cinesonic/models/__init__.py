@@ -6,25 +6,74 @@ from cinesonic.models.auth import AuthSession, OneTimeToken, OneTimeTokenPurpose
 from cinesonic.models.base import Base
 from cinesonic.models.image import Image, ImageKind
 from cinesonic.models.job import Job, JobStatus
+from cinesonic.models.library import (
+    Library,
+    LibraryKind,
+    LibraryPermission,
+    LibraryRoot,
+    LibraryScan,
+    LibraryScanError,
+    ScanStatus,
+)
+from cinesonic.models.music import (
+    Album,
+    Artist,
+    Genre,
+    LibraryArtist,
+    Play,
+    Song,
+    SongArtist,
+    SongGenre,
+    SongLyrics,
+    SongUserStat,
+)
+from cinesonic.models.playlist import Playlist, PlaylistItem
+from cinesonic.models.search import SearchDocument
 from cinesonic.models.setting import ServerSetting
+from cinesonic.models.share import Share, ShareAccess, ShareItem
 from cinesonic.models.user import Role, RolePermission, User, UserRole, UserStatus
+from cinesonic.models.worker import WorkerProcess
 
 __all__ = [
     "Activity",
+    "Album",
     "ApiKey",
+    "Artist",
     "AuthSession",
     "Base",
+    "Genre",
     "Image",
     "ImageKind",
     "Job",
     "JobStatus",
+    "Library",
+    "LibraryArtist",
+    "LibraryKind",
+    "LibraryPermission",
+    "LibraryRoot",
+    "LibraryScan",
+    "LibraryScanError",
     "OneTimeToken",
     "OneTimeTokenPurpose",
+    "Play",
+    "Playlist",
+    "PlaylistItem",
     "RefreshToken",
     "Role",
     "RolePermission",
+    "ScanStatus",
+    "SearchDocument",
     "ServerSetting",
+    "Share",
+    "ShareAccess",
+    "ShareItem",
+    "Song",
+    "SongArtist",
+    "SongGenre",
+    "SongLyrics",
+    "SongUserStat",
     "User",
     "UserRole",
     "UserStatus",
+    "WorkerProcess",
 ]

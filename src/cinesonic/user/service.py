@@ -13,13 +13,17 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
+    Select,
     String,
+    bindparam,
     delete,
     func,
     literal,
@@ -32,6 +36,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import BindParameter
 
 from cinesonic.activity import service as activity_service
 from cinesonic.activity.service import Origin
@@ -40,7 +45,7 @@ from cinesonic.auth.principal import Principal
 from cinesonic.auth.security import check_password_policy
 from cinesonic.db import after_commit
 from cinesonic.errors import Conflict, Forbidden, NotFound
-from cinesonic.kit.pagination import PageParams, apply_sort, paginate_rows
+from cinesonic.kit.pagination import PageParams, apply_sort, paginate_rows_sync
 from cinesonic.kit.timeutil import utcnow
 from cinesonic.models.activity import Activity
 from cinesonic.models.apikey import ApiKey
@@ -374,6 +379,51 @@ def summary_changed(session: AsyncSession, state: AppState) -> None:
     after_commit(session, _drop)
 
 
+LIST_TABLES = ("user", "user_role", "role", "auth_session", "api_key", "activity")
+LIST_TTL_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class _CachedPage:
+    versions: tuple[int, ...]
+    items: list[UserListItem]
+    total: int
+
+
+@lru_cache(maxsize=128)
+def _list_statement(
+    sort: tuple[tuple[str, bool], ...], by_status: bool, by_role: bool, by_search: bool
+) -> Select[Any]:
+    """The list statement for one shape of request, built once: values travel as bound
+    parameters, so SQLAlchemy reuses its compiled form and never re-walks the statement."""
+    statement = select(*_LIST_COLUMNS, *_ACTIVITY_COLUMNS)
+    if by_status:
+        statement = statement.where(User.status == bindparam("status"))
+    if by_role:
+        holders = (
+            select(UserRole.user_id)
+            .join(Role, Role.id == UserRole.role_id)
+            .where(Role.name == bindparam("role"))
+        )
+        statement = statement.where(User.id.in_(holders))
+    if by_search:
+        pattern: BindParameter[str] = bindparam("pattern")
+        statement = statement.where(
+            or_(
+                User.username_key.like(pattern, escape="\\"),
+                User.email_key.like(pattern, escape="\\"),
+                func.lower(User.display_name).like(pattern, escape="\\"),
+            )
+        )
+    return apply_sort(
+        statement,
+        PageParams(offset=0, page_size=1, sort=sort),
+        USER_SORTS,
+        default=[USER_SORTS["username"]],
+        tiebreaker=User.id.expression,
+    )
+
+
 async def list_users(
     session: AsyncSession,
     state: AppState,
@@ -385,34 +435,30 @@ async def list_users(
 ) -> tuple[list[UserListItem], int, UserSummary]:
     """A page of accounts with their activity counts — one statement for the page, roles and
     counts, one for the total — and the summary over all accounts."""
-    statement = select(*_LIST_COLUMNS, *_ACTIVITY_COLUMNS)
+    search = search.strip() if search else None
+    values: dict[str, Any] = {}
     if status is not None:
-        statement = statement.where(User.status == status)
+        values["status"] = status
     if role is not None:
-        holders = (
-            select(UserRole.user_id)
-            .join(Role, Role.id == UserRole.role_id)
-            .where(Role.name == rbac_service.normalize_role_name(role))
+        values["role"] = rbac_service.normalize_role_name(role)
+    if search:
+        values["pattern"] = f"%{_escape_like(search.casefold())}%"
+    # A page is kept while none of the tables it reads has seen a committed write (on any
+    # replica), and at most LIST_TTL_SECONDS for what changes with time alone (sessions expire).
+    key = f"users.list:{params.offset}:{params.page_size}:{params.sort}:{sorted(values.items())}"
+    versions = state.db.table_versions(LIST_TABLES)
+    cached = state.aggregates.get(key)
+    if isinstance(cached, _CachedPage) and cached.versions == versions:
+        items, total = cached.items, cached.total
+    else:
+        statement = _list_statement(params.sort, status is not None, role is not None, bool(search))
+        rows, total = await state.db.read(
+            session,
+            partial(paginate_rows_sync, statement=statement, params=params, values=values),
         )
-        statement = statement.where(User.id.in_(holders))
-    if search is not None and search.strip():
-        pattern = f"%{_escape_like(search.strip().casefold())}%"
-        statement = statement.where(
-            or_(
-                User.username_key.like(pattern, escape="\\"),
-                User.email_key.like(pattern, escape="\\"),
-                func.lower(User.display_name).like(pattern, escape="\\"),
-            )
-        )
-    statement = apply_sort(
-        statement,
-        params,
-        USER_SORTS,
-        default=[USER_SORTS["username"]],
-        tiebreaker=User.id.expression,
-    )
-    rows, total = await paginate_rows(session, statement, params, scalars=False)
-    return [_list_item(row) for row in rows], total, await summarize_users(session, state)
+        items = [_list_item(row) for row in rows]
+        state.aggregates.set(key, _CachedPage(versions, items, total), ttl=LIST_TTL_SECONDS)
+    return items, total, await summarize_users(session, state)
 
 
 # ---------------------------------------------------------------- one account

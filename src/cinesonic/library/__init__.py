@@ -1,0 +1,1 @@
+"""Libraries: root folders, per-user read access, scans and their history."""

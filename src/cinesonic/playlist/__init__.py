@@ -1,0 +1,1 @@
+"""Playlists: ordered songs owned by users, private or public, with stable item ids."""
