@@ -546,46 +546,16 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             "artists": ["/api/v1/artists?page_size=50"],
             "search": [f"/api/v1/search?q={quote(q)}&limit=20" for q in queries],
         }
-        for name, paths in scenarios.items():
-            if options.only and name not in options.only:
-                continue
-            script = lua_script(paths, out / f"{name}.lua")
-            busy = wait_until_quiet(options.quiet_below, options.patience)
-            run_wrk(
-                f"{name} warm-up",
-                server,
-                script,
-                headers,
-                duration=WARMUP_SECONDS,
-                connections=options.connections,
-                warm_up=True,
-            )
-            cpu_before, wall_before = cpu_seconds(server.process.pid), time.monotonic()
-            measurement, p95 = run_wrk(
-                name,
-                server,
-                script,
-                headers,
-                duration=options.duration,
-                connections=options.connections,
-            )
-            cpu = cpu_seconds(server.process.pid) - cpu_before
-            result = Result(
-                measurement=measurement,
-                p95_ms=p95,
-                server_cpu_us_per_request=round(cpu / measurement.requests * 1e6, 1),
-                server_cpu_share=round(cpu / (time.monotonic() - wall_before), 3),
-                others_cpu_before=round(busy, 3),
-            )
-            results["measurements"][name] = result
-            print(
-                f"{name}: {measurement.requests_per_second:.0f} req/s, "
-                f"p50 {measurement.p50_ms} ms, "
-                f"p95 {p95} ms, p99 {measurement.p99_ms} ms, "
-                f"{result.server_cpu_us_per_request} µs CPU/request",
-                file=sys.stderr,
-            )
+        measure_all(options, out, server, headers, scenarios, results)
         results["server_rss_mb"] = _rss_mb(server.process.pid)
+    # The same pages with the result cache off: what a page costs the first time it is asked
+    # for (every search query as typed for the first time, a page after a scan).
+    uncached = {f"{name}_uncached": scenarios[name] for name in UNCACHED if name in scenarios}
+    if uncached and not options.skip_uncached:
+        env_off = {**env, "CINESONIC_RESULT_CACHE_SECONDS": "0"}
+        with running(serve, env_off, out / "serve-uncached.log", "/healthz") as server:
+            headers = sign_in_user(server, "listener000000")
+            measure_all(options, out, server, headers, uncached, results)
     serializable = {
         **results,
         "measurements": {
@@ -602,6 +572,58 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(source)
     print(f"results in {out}", file=sys.stderr)
     return results
+
+
+UNCACHED = ("albums", "albums_deep_pages", "search")
+
+
+def measure_all(
+    options: argparse.Namespace,
+    out: Path,
+    server: Server,
+    headers: dict[str, str],
+    scenarios: dict[str, list[str]],
+    results: dict[str, Any],
+) -> None:
+    for name, paths in scenarios.items():
+        if options.only and name.removesuffix("_uncached") not in options.only:
+            continue
+        script = lua_script(paths, out / f"{name}.lua")
+        busy = wait_until_quiet(options.quiet_below, options.patience)
+        run_wrk(
+            f"{name} warm-up",
+            server,
+            script,
+            headers,
+            duration=WARMUP_SECONDS,
+            connections=options.connections,
+            warm_up=True,
+        )
+        cpu_before, wall_before = cpu_seconds(server.process.pid), time.monotonic()
+        measurement, p95 = run_wrk(
+            name,
+            server,
+            script,
+            headers,
+            duration=options.duration,
+            connections=options.connections,
+        )
+        cpu = cpu_seconds(server.process.pid) - cpu_before
+        result = Result(
+            measurement=measurement,
+            p95_ms=p95,
+            server_cpu_us_per_request=round(cpu / measurement.requests * 1e6, 1),
+            server_cpu_share=round(cpu / (time.monotonic() - wall_before), 3),
+            others_cpu_before=round(busy, 3),
+        )
+        results["measurements"][name] = result
+        print(
+            f"{name}: {measurement.requests_per_second:.0f} req/s, "
+            f"p50 {measurement.p50_ms} ms, "
+            f"p95 {p95} ms, p99 {measurement.p99_ms} ms, "
+            f"{result.server_cpu_us_per_request} µs CPU/request",
+            file=sys.stderr,
+        )
 
 
 def _describe(data_dir: Path) -> Seeded:
@@ -646,6 +668,9 @@ LABELS = {
     "songs_latest": "`GET /songs/latest?page_size=50`",
     "artists": "`GET /artists?page_size=50`",
     "search": "`GET /search?q=…&limit=20` (2,000 prefix queries)",
+    "albums_uncached": "`GET /albums?page_size=50`, result cache off",
+    "albums_deep_pages_uncached": "`GET /albums?page=N&page_size=50`, result cache off",
+    "search_uncached": "`GET /search?q=…&limit=20`, result cache off",
 }
 
 
@@ -696,6 +721,11 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=15, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--only", nargs="*", help="measure only these scenarios")
+    parser.add_argument(
+        "--skip-uncached",
+        action="store_true",
+        help="do not measure albums and search again with the result cache off",
+    )
     parser.add_argument("--keep-data", action="store_true")
     parser.add_argument(
         "--reuse", type=Path, help="a data directory seeded earlier (`seed`): skip seeding"

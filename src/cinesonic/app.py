@@ -43,6 +43,8 @@ def _routers() -> list[APIRouter]:
     from cinesonic.apikey.endpoints import router as apikey
     from cinesonic.auth.endpoints import router as auth
     from cinesonic.image.endpoints import router as image
+    from cinesonic.importer.capacity_endpoints import router as capacity
+    from cinesonic.importer.endpoints import router as importer
     from cinesonic.job.endpoints import router as job
     from cinesonic.library.endpoints import router as library
     from cinesonic.music.endpoints import router as music
@@ -70,7 +72,9 @@ def _routers() -> list[APIRouter]:
         activity,
         job,
         setting,
+        importer,  # before `library`: its literal `/libraries/staging` must win
         library,
+        capacity,
         share,
         share_links,
     ]
@@ -109,6 +113,8 @@ def _share_table_versions(db: Database, bus: EventBus) -> None:
 def _declare_jobs() -> None:
     """Import every domain's `tasks` module, so its job types and schedules are registered in
     API-only processes too (the admin's schedule list) and in standalone workers."""
+    import cinesonic.importer.capacity_tasks
+    import cinesonic.importer.tasks
     import cinesonic.job.tasks
     import cinesonic.library.tasks
     import cinesonic.search.tasks  # noqa: F401

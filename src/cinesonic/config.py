@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # One rule in the `limits` notation: "20/minute", "5/15minutes", "100 per hour".
@@ -218,6 +218,16 @@ class Settings(BaseSettings):
         description="Free space on the data directory's disk below which "
         "`/api/v1/health` reports the disk degraded.",
     )
+    # Result caches
+    result_cache_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="Longest a browse page, search answer or library scope is reused; it is "
+        "dropped sooner, on every replica, when a table it read is written (0: never reused).",
+    )
+    result_cache_entries: int = Field(
+        4096, ge=1, description="Browse pages and search answers one server process keeps."
+    )
     # Music library scans
     scan_processes: int = Field(
         0,
@@ -244,6 +254,56 @@ class Settings(BaseSettings):
         gt=0,
         description="A library that watches for changes is scanned once its folders have been "
         "quiet this long.",
+    )
+    # Import pipeline (inbound → staging → library)
+    import_inbound_dir: Path | None = Field(
+        None,
+        description="Where new music arrives (a ripper's, Picard's or a download's output); "
+        "default `<data_dir>/inbound`, created on first use.",
+    )
+    import_staging_dir: Path | None = Field(
+        None,
+        description="Where processed albums wait for review; default `<data_dir>/staging`.",
+    )
+    import_quarantine_dir: Path | None = Field(
+        None,
+        description="Where files that failed a check are kept (`<reason>/<date>/`); default "
+        "`<data_dir>/quarantine`.",
+    )
+    import_path_template: str = Field(
+        "{album_artist}/{year} - {album}/{disc}-{track:02} - {title}.{ext}",
+        min_length=5,
+        max_length=1000,
+        description="Where a file goes below a library root. Fields: `album_artist`, `artist`, "
+        "`album`, `year`, `disc`, `track`, `title`, `genre`, `ext`; every folder and file name "
+        "is made safe for every filesystem.",
+    )
+    import_duplicate_policy: Literal["quarantine", "keep_both", "replace"] = Field(
+        "quarantine",
+        description="A file already in a library (same content, or same album artist, album, "
+        "disc and track) or already staged: `quarantine` it, `keep_both`, or `replace` the "
+        "library's file (which goes to quarantine as `duplicate`, never deleted).",
+    )
+    # Disk capacity of library roots
+    capacity_probe_interval_minutes: int = Field(
+        10,
+        ge=1,
+        le=1440,
+        description="How often the disk usage of each library root is probed (`capacity.probe` "
+        "runs every minute and probes the roots due).",
+    )
+    capacity_warning_percent: int = Field(
+        80,
+        ge=1,
+        le=99,
+        description="A library root whose disk is at least this full is at `warning`.",
+    )
+    capacity_alert_percent: int = Field(
+        90,
+        ge=2,
+        le=100,
+        description="A library root whose disk is at least this full is at `alert`: nothing is "
+        "promoted into its library (`disk_full`). Must be above the warning threshold.",
     )
     # Request limits
     max_json_body_bytes: int = Field(
@@ -282,6 +342,15 @@ class Settings(BaseSettings):
     play_threshold_seconds: int = Field(
         240, ge=1, description="…or this many seconds of it, whichever is less (Last.fm's rule)."
     )
+
+    @model_validator(mode="after")
+    def _check_capacity_thresholds(self) -> Settings:
+        if self.capacity_alert_percent <= self.capacity_warning_percent:
+            raise ValueError(
+                "capacity_alert_percent must be above capacity_warning_percent "
+                f"({self.capacity_alert_percent} <= {self.capacity_warning_percent})"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

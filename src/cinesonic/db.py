@@ -34,6 +34,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.util import await_only
 
 from cinesonic.config import Settings
+from cinesonic.kit.cache import VersionedCache
 
 _WRITE_STATEMENT = re.compile(
     r"^\s*(INSERT|UPDATE|DELETE|REPLACE|WITH\b.*\b(INSERT|UPDATE|DELETE))", re.I | re.S
@@ -132,6 +133,10 @@ class Database:
         )
         # Table write versions: see `table_versions`.
         self._versions: dict[str, int] = {}
+        # Results of reads, kept while the versions of the tables they read are current.
+        self.results: VersionedCache[object] = VersionedCache(
+            ttl=settings.result_cache_seconds, max_entries=settings.result_cache_entries
+        )
         self.on_tables_committed: Callable[[frozenset[str]], None] | None = None
         self.write_lock = asyncio.Lock()
         self._busy_timeout_ms = settings.sqlite_busy_timeout_ms
@@ -216,6 +221,20 @@ class Database:
         versions move only after a commit is visible, so no stale read can be stored as new)."""
         versions = self._versions
         return tuple(versions.get(table, 0) for table in tables)
+
+    @staticmethod
+    def of(session: AsyncSession) -> Database:
+        """The database a session of `Database.session()` belongs to."""
+        database = session.info.get("cinesonic_database")
+        if not isinstance(database, Database):
+            raise TypeError("not a session of cinesonic.db.Database")
+        return database
+
+    @staticmethod
+    def note_written(session: AsyncSession, *tables: str) -> None:
+        """Count writes the session's events cannot see (raw SQL, triggers) in its transaction,
+        so that `table_versions` moves for them when it commits."""
+        session.info.setdefault(_WRITTEN, set()).update(tables)
 
     def bump_tables(self, tables: frozenset[str]) -> None:
         for table in tables:

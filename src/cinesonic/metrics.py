@@ -7,7 +7,10 @@ each request, the worker observes each job attempt (`timed_job`), and `/metrics`
 `scrape`, which counts the jobs in the database and reads the pool just before encoding.
 
 This module knows no domain: its labels are route templates, job queues and types, never ids
-or paths, so the number of series stays bounded however the API is used.
+or paths, so the number of series stays bounded however the API is used. The one exception is
+the disk capacity of library roots, read from the database at scrape time like the job counts
+and labelled by library name and root path: administrators configure those roots, so their
+number is bounded too.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import hmac
 import re
 import time
 from collections.abc import Awaitable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from fastapi.routing import iter_route_contexts
@@ -41,7 +45,9 @@ from cinesonic import __version__
 from cinesonic.config import Settings
 from cinesonic.db import Database
 from cinesonic.errors import AuthenticationRequired, NotFound
+from cinesonic.models.capacity import CapacityStatus, LibraryRootCapacity
 from cinesonic.models.job import Job, JobStatus
+from cinesonic.models.library import Library, LibraryRoot
 
 T = TypeVar("T")
 
@@ -195,6 +201,38 @@ class _StateCollector(Collector):
                 "Open WebSocket connections (`/api/v1/ws`).",
                 value=metrics.websocket_connections,
             )
+        yield from _root_capacity_gauges(metrics.root_capacity)
+
+
+def _root_capacity_gauges(samples: list[RootCapacitySample]) -> Iterator[Metric]:
+    used = GaugeMetricFamily(
+        "cinesonic_library_root_used_ratio",
+        "Share of a library root's disk in use (0-1) at its last successful probe; absent "
+        "while its latest probe failed or before the first one.",
+        labels=["library", "path"],
+    )
+    status = GaugeMetricFamily(
+        "cinesonic_library_root_status",
+        "Capacity status of a library root: 1 for its current status, 0 for the others.",
+        labels=["library", "path", "status"],
+    )
+    for sample in samples:
+        if sample.used_ratio is not None and sample.status != CapacityStatus.unknown:
+            used.add_metric([sample.library, sample.path], sample.used_ratio)
+        for value in CapacityStatus:
+            status.add_metric(
+                [sample.library, sample.path, value.value], float(sample.status == value)
+            )
+    yield used
+    yield status
+
+
+@dataclass(frozen=True)
+class RootCapacitySample:
+    library: str
+    path: str
+    status: CapacityStatus
+    used_ratio: float | None
 
 
 class AppMetrics:
@@ -243,6 +281,9 @@ class AppMetrics:
         self._job_counts_max_age = job_counts_max_age
         self._job_counts_at = -float("inf")
         self._job_counts_lock = asyncio.Lock()
+        self.root_capacity: list[RootCapacitySample] = []
+        self._root_capacity_at = -float("inf")
+        self._root_capacity_lock = asyncio.Lock()
 
     def observe_request(self, scope: Scope, status: int, seconds: float) -> None:
         method: str = scope["method"]
@@ -275,12 +316,47 @@ class AppMetrics:
                 }
             self._job_counts_at = time.monotonic()
 
+    async def _read_root_capacity(self, db: Database) -> None:
+        """Every library root's latest capacity probe, as stored by whichever process ran it."""
+        async with self._root_capacity_lock:
+            if time.monotonic() - self._root_capacity_at < self._job_counts_max_age:
+                return
+            async with db.sessionmaker() as session:
+                rows = await session.execute(
+                    select(
+                        Library.name,
+                        LibraryRoot.path,
+                        LibraryRootCapacity.status,
+                        LibraryRootCapacity.used_bytes,
+                        LibraryRootCapacity.free_bytes,
+                    )
+                    .join(Library, Library.id == LibraryRoot.library_id)
+                    .outerjoin(LibraryRootCapacity, LibraryRootCapacity.root_id == LibraryRoot.id)
+                    .order_by(Library.name, LibraryRoot.path)
+                )
+                self.root_capacity = [
+                    RootCapacitySample(
+                        library=library,
+                        path=path,
+                        status=CapacityStatus(status or CapacityStatus.unknown),
+                        used_ratio=(
+                            used / (used + free)
+                            if used is not None and free is not None and used + free
+                            else None
+                        ),
+                    )
+                    for library, path, status, used, free in rows
+                ]
+            self._root_capacity_at = time.monotonic()
+
     async def scrape(
         self, db: Database, *, websocket_connections: int | None, accept: str = ""
     ) -> tuple[bytes, str]:
         """The exposition (Prometheus text, or OpenMetrics when `accept` asks for it) and its
-        content type, with the job counts, pool and connection gauges read now."""
+        content type, with the job counts, root capacity, pool and connection gauges read
+        now."""
         await self._count_jobs(db)
+        await self._read_root_capacity(db)
         self.pool = db.engine.pool
         self.websocket_connections = websocket_connections
         encode, content_type = choose_encoder(accept)

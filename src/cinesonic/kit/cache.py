@@ -6,9 +6,11 @@ must not outlive its expiry in the cache). Cross-process invalidation is the cal
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -89,3 +91,73 @@ class TaggedCache(Generic[V]):
                 keys.discard(key)
                 if not keys:
                     del self._by_tag[tag]
+
+
+class VersionedCache(Generic[V]):
+    """Results kept while the versions they were computed at are still current.
+
+    The caller reads the versions of what a result depends on (for the database, the write
+    counts of its tables) *before* computing it, and asks again with the versions of the
+    moment: a result is answered only while they are equal, and for `ttl` seconds at most (the
+    bound for changes the versions cannot see). Least recently stored results go first past
+    `max_entries`; a `ttl` of 0 keeps nothing."""
+
+    def __init__(self, *, ttl: float, max_entries: int = 4096) -> None:
+        self._entries: TaggedCache[tuple[tuple[int, ...], V]] = TaggedCache(
+            ttl=ttl, max_entries=max_entries
+        )
+        self._flights: dict[str, tuple[tuple[int, ...], asyncio.Future[V]]] = {}
+
+    async def get_or_build(
+        self, key: str, versions: tuple[int, ...], build: Callable[[], Awaitable[V]]
+    ) -> V:
+        """The result for `key`, built by `build` when it is missing or stale. Concurrent
+        callers missing the same key at the same versions share one build (when an entry
+        expires under load, one request rebuilds it while the others wait, instead of every
+        request in flight doing the same work at once). A failed build fails its waiters
+        too; a cancelled one (its client went away) lets a waiter build in its place."""
+        while True:
+            value = self.get(key, versions)
+            if value is not None:
+                return value
+            flight = self._flights.get(key)
+            if flight is None or flight[0] != versions:
+                break
+            with contextlib.suppress(asyncio.CancelledError):
+                # shield: a waiter that is cancelled itself does not cancel the build.
+                return await asyncio.shield(flight[1])
+            if not flight[1].cancelled():
+                raise asyncio.CancelledError  # this waiter's own cancellation
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        # Retrieved here so that a failure nobody waited for is not logged as unretrieved.
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._flights[key] = (versions, future)
+        try:
+            value = await build()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as error:
+            future.set_exception(error)
+            raise
+        finally:
+            if self._flights.get(key, (None, None))[1] is future:
+                del self._flights[key]
+        self.set(key, versions, value)
+        future.set_result(value)
+        return value
+
+    def get(self, key: str, versions: tuple[int, ...]) -> V | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != versions:
+            return None
+        return entry[1]
+
+    def set(self, key: str, versions: tuple[int, ...], value: V) -> None:
+        self._entries.set(key, (versions, value))
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -4,7 +4,15 @@ from cinesonic.models.activity import Activity
 from cinesonic.models.apikey import ApiKey
 from cinesonic.models.auth import AuthSession, OneTimeToken, OneTimeTokenPurpose, RefreshToken
 from cinesonic.models.base import Base
+from cinesonic.models.capacity import CapacityStatus, LibraryRootCapacity
 from cinesonic.models.image import Image, ImageKind
+from cinesonic.models.importer import (
+    FileMove,
+    ImportAlbum,
+    ImportItem,
+    LibraryImportRule,
+    QuarantineItem,
+)
 from cinesonic.models.job import Job, JobStatus
 from cinesonic.models.library import (
     Library,
@@ -41,16 +49,22 @@ __all__ = [
     "Artist",
     "AuthSession",
     "Base",
+    "CapacityStatus",
+    "FileMove",
     "Genre",
     "Image",
     "ImageKind",
+    "ImportAlbum",
+    "ImportItem",
     "Job",
     "JobStatus",
     "Library",
     "LibraryArtist",
+    "LibraryImportRule",
     "LibraryKind",
     "LibraryPermission",
     "LibraryRoot",
+    "LibraryRootCapacity",
     "LibraryScan",
     "LibraryScanError",
     "OneTimeToken",
@@ -58,6 +72,7 @@ __all__ = [
     "Play",
     "Playlist",
     "PlaylistItem",
+    "QuarantineItem",
     "RefreshToken",
     "Role",
     "RolePermission",

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from cinesonic.auth import service as auth_service
 from cinesonic.auth.principal import Principal
-from cinesonic.deps import DbSession, require
+from cinesonic.deps import DbSession, State, require
 from cinesonic.errors import (
     AuthenticationRequired,
     Forbidden,
@@ -273,10 +273,10 @@ async def read_artist_full(
     responses=error_responses(*LIST_ERRORS),
 )
 async def list_albums(
-    principal: MusicReader, session: DbSession, paging: PaginationDep, filters: AlbumFilters
+    principal: MusicReader, state: State, paging: PaginationDep, filters: AlbumFilters
 ) -> Response:
-    items, total = await music_service.list_albums(session, principal, paging, filters)
-    return json_response(AlbumPage(data=items, pagination=paging.meta(total)))
+    body = await music_service.album_page(state.db, principal, paging, filters)
+    return Response(body, media_type="application/json")
 
 
 @router.get(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
 from cinesonic.auth.principal import Principal
+from cinesonic.db import Database
 from cinesonic.errors import NotFound
 from cinesonic.kit.pagination import PageParams, apply_sort, paginate_rows
 from cinesonic.kit.sql import likely
@@ -43,6 +44,7 @@ from cinesonic.models.music import (
 )
 from cinesonic.music.schemas import (
     AlbumDetail,
+    AlbumPage,
     AlbumRead,
     AlbumRef,
     ArtistFull,
@@ -109,6 +111,34 @@ class Scope:
         return [] if self.libraries is None else [likely(column.in_(self.libraries))]
 
 
+# What browse pages, search answers and scopes read; a committed write to any of them (on any
+# replica) retires the results computed before it (`Database.results`).
+SCOPE_TABLES = ("library", "library_permission")
+MUSIC_TABLES = (
+    *SCOPE_TABLES,
+    "artist",
+    "library_artist",
+    "album",
+    "song",
+    "song_artist",
+    "genre",
+    "song_genre",
+    "search_document",
+)
+
+
+def _scope_key(principal: Principal, library_id: uuid.UUID | None) -> str:
+    # The permissions are in the key: a principal whose roles change is a new principal.
+    manage, read = principal.can("library.manage"), principal.can("library.read")
+    return f"music.scope:{principal.id}:{manage:d}{read:d}:{library_id}"
+
+
+def cached_scope(db: Database, principal: Principal, library_id: uuid.UUID | None) -> Scope | None:
+    """The scope `scope_of` last computed for this principal, if nothing it read has changed."""
+    scope = db.results.get(_scope_key(principal, library_id), db.table_versions(SCOPE_TABLES))
+    return scope if isinstance(scope, Scope) else None
+
+
 async def scope_of(
     session: AsyncSession, principal: Principal, library_id: uuid.UUID | None = None
 ) -> Scope:
@@ -116,7 +146,22 @@ async def scope_of(
 
     Narrowed to music libraries too, and to "all" (None) when every music library is
     readable — the common case, where queries need no library condition: counting 100,000
-    songs then reads a small covering index, and search filters nothing."""
+    songs then reads a small covering index, and search filters nothing. Kept in
+    `Database.results` while the libraries and their grants are unchanged."""
+    db = Database.of(session)
+    versions = db.table_versions(SCOPE_TABLES)
+    key = _scope_key(principal, library_id)
+    scope = db.results.get(key, versions)
+    if isinstance(scope, Scope):
+        return scope
+    scope = await _read_scope(session, principal, library_id)
+    db.results.set(key, versions, scope)
+    return scope
+
+
+async def _read_scope(
+    session: AsyncSession, principal: Principal, library_id: uuid.UUID | None
+) -> Scope:
     readable = await library_service.readable_library_ids(session, principal)
     if library_id is not None:
         if readable is None:
@@ -130,6 +175,38 @@ async def scope_of(
     if music <= set(readable):
         return Scope(None)
     return Scope([library for library in readable if library in music])
+
+
+async def cached_page(
+    db: Database,
+    principal: Principal,
+    library_id: uuid.UUID | None,
+    what: str,
+    build: Callable[[AsyncSession, Scope], Awaitable[bytes]],
+) -> bytes:
+    """A serialized page, reused while no table in MUSIC_TABLES has been written since it was
+    built (and `result_cache_seconds` at most). `what` names the page within a scope: every
+    parameter that shapes it. Pages are shared by readers of the same libraries, not per user.
+    A hit opens no database session at all; concurrent misses of one page build it once."""
+    versions = db.table_versions(MUSIC_TABLES)
+    scope = cached_scope(db, principal, library_id)
+    if scope is None:
+        async with db.session() as session:
+            scope = await scope_of(session, principal, library_id)
+    known = scope
+
+    async def build_page() -> bytes:
+        async with db.session() as session:
+            return await build(session, known)
+
+    body = await db.results.get_or_build(_page_key(scope, what), versions, build_page)
+    assert isinstance(body, bytes)
+    return body
+
+
+def _page_key(scope: Scope, what: str) -> str:
+    libraries = "all" if scope.libraries is None else ",".join(sorted(map(str, scope.libraries)))
+    return f"music.page:{libraries}:{what}"
 
 
 def _chunks(ids: Sequence[uuid.UUID]) -> Iterable[Sequence[uuid.UUID]]:
@@ -506,6 +583,19 @@ def _album_conditions(scope: Scope, filters: Filters) -> list[ColumnElement[bool
     return conditions
 
 
+async def album_page(
+    db: Database, principal: Principal, params: PageParams, filters: Filters
+) -> bytes:
+    """`GET /albums` serialized, from `cached_page`."""
+
+    async def build(session: AsyncSession, scope: Scope) -> bytes:
+        items, total = await _albums_in(session, scope, params, filters)
+        page = AlbumPage(data=items, pagination=params.meta(total))
+        return page.__pydantic_serializer__.to_json(page)
+
+    return await cached_page(db, principal, filters.library_id, f"albums:{params}:{filters}", build)
+
+
 async def list_albums(
     session: AsyncSession,
     principal: Principal,
@@ -515,6 +605,17 @@ async def list_albums(
     default_order: Sequence[ColumnElement[Any]] = (Album.sort_title.asc(),),
 ) -> tuple[list[AlbumRead], int]:
     scope = await scope_of(session, principal, filters.library_id)
+    return await _albums_in(session, scope, params, filters, default_order=default_order)
+
+
+async def _albums_in(
+    session: AsyncSession,
+    scope: Scope,
+    params: PageParams,
+    filters: Filters,
+    *,
+    default_order: Sequence[ColumnElement[Any]] = (Album.sort_title.asc(),),
+) -> tuple[list[AlbumRead], int]:
     statement = _album_statement().where(*_album_conditions(scope, filters))
     statement = apply_sort(statement, params, ALBUM_SORTS, default_order, Album.id.asc())
     rows, total = await paginate_rows(session, statement, params, scalars=False)

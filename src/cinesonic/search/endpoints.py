@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from cinesonic.auth import service as auth_service
 from cinesonic.auth.principal import Principal
-from cinesonic.deps import ClientInfo, CurrentPrincipal, DbSession, require
+from cinesonic.deps import ClientInfo, CurrentPrincipal, DbSession, State, require
 from cinesonic.errors import (
     AuthenticationRequired,
     Forbidden,
@@ -21,7 +21,6 @@ from cinesonic.errors import (
     error_responses,
 )
 from cinesonic.kit.pagination import PaginationDep
-from cinesonic.kit.responses import json_response
 from cinesonic.search import service as search_service
 from cinesonic.search.schemas import ReindexStarted, SearchPage, SearchType
 
@@ -83,7 +82,7 @@ async def search_types(
 )
 async def search(
     principal: CurrentPrincipal,
-    session: DbSession,
+    state: State,
     paging: PaginationDep,
     types: Annotated[list[SearchType], Depends(search_types)],
     q: Annotated[
@@ -95,8 +94,8 @@ async def search(
         raise _invalid("q", "must not be blank")
     if paging.sort:
         raise _invalid("sort", "search results are ranked; they cannot be sorted")
-    hits, total = await search_service.search(session, principal, q, types or None, paging)
-    return json_response(SearchPage(data=hits, pagination=paging.meta(total)))
+    body = await search_service.search_page(state.db, principal, q, types or None, paging)
+    return Response(body, media_type="application/json")
 
 
 @router.post(

@@ -53,6 +53,7 @@ from sqlalchemy.sql.elements import BindParameter
 from cinesonic.activity import service as activity_service
 from cinesonic.activity.service import Origin
 from cinesonic.auth.principal import Principal
+from cinesonic.db import Database
 from cinesonic.errors import Forbidden
 from cinesonic.kit.pagination import PageParams
 from cinesonic.kit.text import ARTICLES, fold, sort_key
@@ -65,6 +66,7 @@ from cinesonic.search.schemas import (
     AlbumHit,
     ArtistHit,
     ReindexStarted,
+    SearchPage,
     SearchType,
     SongHit,
 )
@@ -531,7 +533,39 @@ async def search(
     if not query.words:
         return [], 0
     scope = await music_service.scope_of(session, principal)
-    if scope.libraries == []:
+    return await _search_in(session, scope, query, types, params)
+
+
+async def search_page(
+    db: Database,
+    principal: Principal,
+    raw_query: str,
+    requested: Sequence[SearchType] | None,
+    params: PageParams,
+) -> bytes:
+    """`GET /search` serialized. Answers are kept as browse pages are
+    (`music_service.cached_page`): people type the same prefixes, and a library changes
+    seldom."""
+    types = searchable_types(principal, requested)
+    query = parse_query(raw_query)
+
+    async def build(session: AsyncSession, scope: Scope) -> bytes:
+        hits, total = await _search_in(session, scope, query, types, params)
+        page = SearchPage(data=hits, pagination=params.meta(total))
+        return page.__pydantic_serializer__.to_json(page)
+
+    what = f"search:{query.words}:{query.names}:{[kind.value for kind in types]}:{params}"
+    return await music_service.cached_page(db, principal, None, what, build)
+
+
+async def _search_in(
+    session: AsyncSession,
+    scope: Scope,
+    query: ParsedQuery,
+    types: Sequence[SearchType],
+    params: PageParams,
+) -> tuple[list[Hit], int]:
+    if not query.words or scope.libraries == []:
         return [], 0
     kinds = [kind.value for kind in types]
     if session.get_bind().dialect.name == "postgresql":
@@ -650,6 +684,7 @@ async def rebuild_index(session: AsyncSession) -> dict[str, int]:
     index a tool writing around the triggers left wrong). One transaction: searches see the
     old index until it commits. Returns the documents written per kind."""
     postgres = session.get_bind().dialect.name == "postgresql"
+    Database.note_written(session, "search_document")
     await session.execute(text("DELETE FROM search_document"))
     if postgres:
         for statement in POSTGRES_DOCUMENTS:
