@@ -192,10 +192,13 @@ def _rss_mb(pid: int) -> float:
 
 
 @contextmanager
-def cinesonic_server(data_dir: Path, log: Path) -> Iterator[tuple[httpx.Client, int]]:
+def cinesonic_server(
+    data_dir: Path, log: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[httpx.Client, int]]:
     port = _free_port()
     env = {
         **os.environ,
+        **(extra_env or {}),
         "CINESONIC_DATA_DIR": str(data_dir),
         "CINESONIC_PORT": str(port),
         "CINESONIC_LOG_LEVEL": "warning",

@@ -33,6 +33,8 @@ from cinesonic.models.importer import (
 from cinesonic.models.job import Job, JobStatus
 from cinesonic.models.music import Song
 from cinesonic.state import AppState
+from cinesonic.worker.registry import registry
+from cinesonic.worker.runner import Worker
 from tests.fixtures.audio import write_audio
 from tests.fixtures.music import create_library
 from tests.importer.helpers import read
@@ -294,3 +296,40 @@ async def test_recovery_moves_files_back_but_leaves_live_jobs_and_fresh_requests
         }
     assert states[old_id] == states[mine_id] == states[running_id] == FileMoveState.rolled_back
     assert states[fresh_id] == FileMoveState.planned
+
+
+async def test_a_starting_worker_puts_back_what_a_dead_job_left_half_moved(
+    state: AppState, tmp_path: Path
+) -> None:
+    """Recovery also runs as a worker starts (a registry start hook), not only before the next
+    pipeline job: a crash is repaired at the restart even if no import runs again."""
+    import cinesonic.importer.tasks  # noqa: F401  (declares the start hook)
+
+    async with state.db.session() as session:
+        dead = Job(
+            queue="import",
+            type="import.process",
+            payload={},
+            status=JobStatus.dead,
+            run_at=utcnow(),
+            max_attempts=3,
+            progress={},
+        )
+        session.add(dead)
+        await session.flush()
+        dead_id = dead.id
+    destination = tmp_path / "staging" / "half.mp3"
+    destination.parent.mkdir(parents=True)
+    destination.write_bytes(os.urandom(128))
+    source = tmp_path / "inbound" / "half.mp3"
+    move_id = await planned_move(state, source, destination, dead_id, timedelta(minutes=1))
+
+    worker = Worker(state.db, state.bus, registry, state.settings, poll_interval=0.05)
+    await worker.start()
+    try:
+        assert source.exists() and not destination.exists()
+        async with state.db.sessionmaker() as session:
+            moved = await session.scalar(select(FileMove.state).where(FileMove.id == move_id))
+        assert moved == FileMoveState.rolled_back
+    finally:
+        await worker.stop(grace_seconds=1)

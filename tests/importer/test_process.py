@@ -7,8 +7,10 @@ import os
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select
 
+from cinesonic.importer import batch
 from cinesonic.importer.pipeline import Folders
 from cinesonic.models.activity import Activity
 from cinesonic.models.importer import FileMoveState
@@ -225,3 +227,50 @@ async def test_process_refusals(
     assert bad_type.status_code == 422
     assert listing.status_code == 403
     assert bad_status.status_code == 422
+
+
+async def test_files_of_one_run_meet_each_other_within_and_across_batches(
+    client: httpx.AsyncClient,
+    manager: SignedIn,
+    places: Folders,
+    worker: Worker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run is processed in batches (`importer.batch`): the same content twice, or the same
+    disc and track of one album twice, is caught whether the two files share a batch or not,
+    and an album spread over batches stays one album."""
+    monkeypatch.setattr(batch, "BATCH_SIZE", 2)
+    for number in (1, 2, 3):
+        album_track(places.inbound, number)
+    copy = places.inbound / "again" / "copy.mp3"
+    copy.parent.mkdir()
+    copy.write_bytes((places.inbound / "rip" / "Pastel Blues" / "01 song.mp3").read_bytes())
+    # Another recording claiming track 2 of the same album.
+    tagged(
+        places.inbound,
+        "zz/other take",
+        "mp3",
+        frequency=990.0,
+        title="Song 2 (take 2)",
+        artist="Nina Simone",
+        albumartist="Nina Simone",
+        album="Pastel Blues",
+        date="1965",
+        tracknumber="2",
+        discnumber="1",
+    )
+
+    result = await run_process(client, manager)
+
+    assert (result["seen"], result["staged"], result["quarantined"]) == (5, 3, 2)
+    albums = await staging(client, manager)
+    assert len(albums) == 1
+    assert [item["tags"]["track"] for item in albums[0]["items"]] == [1, 2, 3]
+    listing = await quarantine(client, manager)
+    assert listing["counts"] == {"duplicate": 1, "metadata_conflict": 1}
+    by_path = {entry["inbound_path"]: entry for entry in listing["data"]}
+    # Walked in path order, two by two: [again/copy, rip/01] [rip/02, rip/03] [zz/other take].
+    duplicate = by_path["rip/Pastel Blues/01 song.mp3"]
+    assert "already staged (again/copy.mp3)" in duplicate["message"]
+    assert "(rip/Pastel Blues/02 song.mp3)" in by_path["zz/other take.mp3"]["message"]
+    assert files_under(places.inbound) == []

@@ -4,12 +4,13 @@ indexing, checksum re-verification, duplicates under each policy, albums no rule
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from cinesonic.importer.pipeline import Folders
+from cinesonic.importer.pipeline import IMPORT_CHANNEL, Folders
 from cinesonic.models.importer import ImportStatus
 from cinesonic.models.library import LibraryKind
 from cinesonic.models.music import Album, Song
@@ -58,6 +59,12 @@ async def test_ok_albums_are_promoted_into_the_library_their_rule_chooses_and_in
     high = await create_library(state, "N to Z", root=tmp_path / "nz")
     await set_rule(client, manager, low.id, artist_range="A-M")
     await set_rule(client, manager, high.id, artist_range="N-Z")
+    heard: list[dict[str, Any]] = []
+
+    async def listen(data: Any) -> None:
+        heard.append(data)
+
+    state.bus.subscribe(IMPORT_CHANNEL, listen)
     album_track(places.inbound, 1, "mp3")
     album_track(places.inbound, 2, "flac")
     await run_process(client, manager)
@@ -86,6 +93,14 @@ async def test_ok_albums_are_promoted_into_the_library_their_rule_chooses_and_in
     assert await staging(client, manager) == []
     promoted = await staging(client, manager, status="promoted")
     assert promoted[0]["items"][0]["current_path"] == str(expected[0])
+    # Every step is announced on the `import` topic (library managers' WebSocket).
+    events = [(event["event"], event.get("path"), event.get("files")) for event in heard]
+    assert events == [
+        ("import.staged", "Nina Simone/1965 - Pastel Blues/1-01 - Song 1.mp3", None),
+        ("import.staged", "Nina Simone/1965 - Pastel Blues/1-02 - Song 2.flac", None),
+        ("import.promoted", None, 2),
+    ]
+    assert {event["album_id"] for event in heard} == {album["id"]}
 
 
 async def test_an_album_no_rule_matches_stays_in_staging(

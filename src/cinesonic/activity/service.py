@@ -27,6 +27,7 @@ from cinesonic.activity.schemas import (
     DayCount,
 )
 from cinesonic.errors import ValidationFailed
+from cinesonic.kit.ids import uuid7
 from cinesonic.kit.pagination import PageParams, apply_sort, paginate_rows
 from cinesonic.kit.timeutil import as_utc, utcnow
 from cinesonic.models.activity import Activity
@@ -67,8 +68,12 @@ async def record(
     origin: Origin | None = None,
     success: bool = True,
     details: dict[str, Any] | None = None,
+    flush: bool = True,
 ) -> Activity:
+    """Add an entry to the session's transaction. `flush=False` leaves it to the next flush
+    (a job recording many entries at once); the entry's id is set either way."""
     entry = Activity(
+        id=uuid7(),
         user_id=user_id,
         actor_name=actor_name,
         action=action,
@@ -81,7 +86,8 @@ async def record(
         details=details or {},
     )
     session.add(entry)
-    await session.flush()
+    if flush:
+        await session.flush()
     return entry
 
 

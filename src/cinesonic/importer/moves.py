@@ -23,19 +23,21 @@ job running elsewhere at that moment.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from threading import Event
 
 import structlog
 from sqlalchemy import and_, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cinesonic.db import Database
-from cinesonic.kit.fsmove import Settled, move_file, settle
+from cinesonic.kit.fsmove import Settled, move_file, settle, sync_folders
 from cinesonic.kit.ids import uuid7
 from cinesonic.kit.timeutil import utcnow
 from cinesonic.models.importer import FileMove, FileMoveState
@@ -111,6 +113,26 @@ async def _undo(moves: Sequence[PlannedMove]) -> None:
             log.error("move_not_undone", source=str(move.source), error=str(exc))
 
 
+def _move_all(planned: Sequence[PlannedMove], moved: list[PlannedMove], stop: Event) -> None:
+    """Move the files in order (in a worker thread), noting each as it lands; the folders the
+    files left are synced once, at the end, whatever happens."""
+    unsynced: set[Path] = set()
+    try:
+        for move in planned:
+            if stop.is_set():
+                return
+            move_file(
+                move.source,
+                move.destination,
+                root=move.root,
+                expected_sha256=None,
+                unsynced=unsynced,
+            )
+            moved.append(move)
+    finally:
+        sync_folders(unsynced)
+
+
 @asynccontextmanager
 async def moving(
     db: Database,
@@ -126,14 +148,16 @@ async def moving(
     are not marked rolled back here (recovery does it: each finds its file at the source)."""
     planned = await _record_intents(db, moves, job_id)
     moved: list[PlannedMove] = []
+    stop = Event()
+    work = asyncio.ensure_future(asyncio.to_thread(_move_all, planned, moved, stop))
     try:
-        for move in planned:
-            await asyncio.to_thread(
-                move_file, move.source, move.destination, root=move.root, expected_sha256=None
-            )
-            moved.append(move)
+        await asyncio.shield(work)
         yield planned
     except BaseException:
+        stop.set()  # a cancelled wait leaves the thread moving: stop it at the next file
+        while not work.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(work)
         await asyncio.shield(_undo(moved))
         if not in_request:
             undone = [m.id for m in planned if m.id is not None]

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cinesonic.activity import service as activity_service
@@ -47,6 +46,16 @@ from cinesonic.events.bus import EventBus
 from cinesonic.importer import capacity
 from cinesonic.importer import checks as file_checks
 from cinesonic.importer.checks import Inspection, TransientFileError, check
+from cinesonic.importer.lookups import (
+    STAGED_LIVE,
+    STAGED_OPEN,
+    Lookups,
+    Track,
+    choose_library,
+    free_space,
+    group_key,
+    library_roots,
+)
 from cinesonic.importer.moves import PlannedMove, mark_done, moving, recover_moves
 from cinesonic.kit.fsmove import sha256_of
 from cinesonic.kit.ids import uuid7
@@ -58,12 +67,10 @@ from cinesonic.models.importer import (
     ImportAlbum,
     ImportItem,
     ImportStatus,
-    LibraryImportRule,
     QuarantineItem,
     QuarantineReason,
 )
-from cinesonic.models.library import Library, LibraryKind, LibraryRoot
-from cinesonic.models.music import Album, Artist, Song
+from cinesonic.models.music import Song
 from cinesonic.music import tags as music_tags
 from cinesonic.music.indexer import (
     VARIOUS_ARTISTS,
@@ -77,8 +84,6 @@ from cinesonic.music.indexer import (
 log = structlog.get_logger("cinesonic.importer")
 
 IMPORT_CHANNEL = "import"  # event-bus channel and WebSocket topic
-STAGED_OPEN = (ImportStatus.ok, ImportStatus.needs_review)
-STAGED_LIVE = (ImportStatus.ok, ImportStatus.needs_review, ImportStatus.approved)
 ProgressHook = Callable[[float | None, str, dict[str, int]], Awaitable[None]]
 
 
@@ -126,6 +131,12 @@ def prune_empty_folders(start: Path, stop: Path) -> None:
         folder = folder.parent
 
 
+def prune_folders(folders: Sequence[Path], stop: Path) -> None:
+    """`prune_empty_folders` from each of `folders`, deepest first."""
+    for folder in sorted(set(folders), reverse=True):
+        prune_empty_folders(folder, stop)
+
+
 def status_of(checks: Sequence[dict[str, Any]]) -> ImportStatus:
     statuses = {entry["status"] for entry in checks}
     if CheckStatus.failed.value in statuses or CheckStatus.warning.value in statuses:
@@ -133,70 +144,10 @@ def status_of(checks: Sequence[dict[str, Any]]) -> ImportStatus:
     return ImportStatus.ok
 
 
-def group_key(album_artist: str, album: str, year: int | None) -> str:
-    return f"{fold(album_artist)}\x1f{fold(album)}\x1f{year or ''}"[:1100]
-
-
 async def publish(bus: EventBus, event: str, **data: Any) -> None:
     """An `import` event; seen by holders of `library.manage` (see `realtime`)."""
     with contextlib.suppress(Exception):
         await bus.publish(IMPORT_CHANNEL, {"event": event, **data})
-
-
-# ---------------------------------------------------------------- target library
-
-
-async def choose_library(session: AsyncSession, album_artist: str) -> uuid.UUID | None:
-    """The enabled music library whose enabled import rule matches the album artist: highest
-    priority first, then the most free space on its roots."""
-    rows = await session.execute(
-        select(LibraryImportRule, Library.id)
-        .join(Library, Library.id == LibraryImportRule.library_id)
-        .where(
-            LibraryImportRule.is_enabled.is_(True),
-            Library.is_enabled.is_(True),
-            Library.kind == LibraryKind.music,
-        )
-    )
-    matching = [
-        (rule.priority, library_id)
-        for rule, library_id in rows
-        if file_checks.range_matches(rule.artist_range, album_artist)
-    ]
-    if not matching:
-        return None
-    best = max(priority for priority, _ in matching)
-    candidates = [library_id for priority, library_id in matching if priority == best]
-    if len(candidates) == 1:
-        return candidates[0]
-    roots = await library_roots(session, candidates)
-    spaces = await asyncio.to_thread(
-        lambda: {
-            lid: max((free_space(p) for p in roots.get(lid, [])), default=-1) for lid in candidates
-        }
-    )
-    return max(candidates, key=lambda library_id: (spaces[library_id], str(library_id)))
-
-
-async def library_roots(
-    session: AsyncSession, library_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[str]]:
-    found: dict[uuid.UUID, list[str]] = {}
-    rows = await session.execute(
-        select(LibraryRoot.library_id, LibraryRoot.path)
-        .where(LibraryRoot.library_id.in_(list(library_ids)))
-        .order_by(LibraryRoot.path)
-    )
-    for library_id, path in rows:
-        found.setdefault(library_id, []).append(path)
-    return found
-
-
-def free_space(path: str) -> int:
-    try:
-        return shutil.disk_usage(path).free
-    except OSError:
-        return -1
 
 
 # ---------------------------------------------------------------- deciding
@@ -233,10 +184,13 @@ async def decide(
     *,
     waive_failures: bool = False,
     exclude_item: uuid.UUID | None = None,
+    lookups: Lookups | None = None,
 ) -> Decision:
     """Add the database checks to a file's own and compute its album and organised path.
     With `waive_failures` (a quarantined file accepted by a person) every failed check is
-    waived and the file always goes to staging."""
+    waived and the file always goes to staging. `lookups` answers the database questions
+    (default: one query each in `session`; a batch passes `BatchLookups`)."""
+    ask = lookups or Lookups(session, exclude_item)
     tags = inspection.tags
     decision = Decision(checks=list(inspection.checks))
     if inspection.reason is not None:
@@ -250,39 +204,20 @@ async def decide(
     decision.proposed_path = relative.as_posix()
     decision.checks.append(check("path_safety", CheckStatus.passed, decision.proposed_path))
     key = group_key(decision.album_artist, decision.album, decision.year)
-    decision.existing_album_id = await session.scalar(
-        select(ImportAlbum.id)
-        .where(ImportAlbum.group_key == key, ImportAlbum.status.in_(STAGED_OPEN))
-        .order_by(ImportAlbum.created_at)
-        .limit(1)
-    )
-    await _duplicate_checks(session, settings, inspection, decision, exclude_item)
-    track = tags.get("track")
-    if decision.existing_album_id is not None and track is not None:
-        disc = tags.get("disc") or 1
-        siblings = await session.execute(
-            select(ImportItem.original_path, ImportItem.tags).where(
-                ImportItem.album_id == decision.existing_album_id,
-                ImportItem.status.in_(STAGED_LIVE),
-                ImportItem.id != (exclude_item or uuid.UUID(int=0)),
-            )
-        )
-        clash = next(
-            (
-                path
-                for path, other in siblings
-                if other.get("track") == track and (other.get("disc") or 1) == disc
-            ),
-            None,
-        )
+    decision.existing_album_id = await ask.open_album(key)
+    await _duplicate_checks(ask, settings, inspection, decision)
+    track = track_of(inspection)
+    if track is not None:
+        clash = await ask.batch_track(key, track)
+        if clash is None and decision.existing_album_id is not None:
+            clash = await ask.staged_track(decision.existing_album_id, key, track)
         if clash is not None:
             decision.fail(
                 "track_conflict",
                 QuarantineReason.metadata_conflict,
-                f"Disc {tags.get('disc') or 1} track {track} of this album is already staged "
-                f"({clash}).",
+                f"Disc {track[0]} track {track[1]} of this album is already staged ({clash}).",
             )
-    decision.target_library_id = await choose_library(session, decision.album_artist)
+    decision.target_library_id = await ask.library_for(decision.album_artist)
     if decision.target_library_id is None:
         decision.checks.append(
             check("no_target_library", CheckStatus.failed, "No library's import rule matches.")
@@ -297,21 +232,18 @@ async def decide(
     return decision
 
 
+def track_of(inspection: Inspection) -> Track | None:
+    """(disc, track) of a file, disc 1 when its tags name none."""
+    tags = inspection.tags
+    track = tags.get("track")
+    return None if track is None else (tags.get("disc") or 1, track)
+
+
 async def _duplicate_checks(
-    session: AsyncSession,
-    settings: Settings,
-    inspection: Inspection,
-    decision: Decision,
-    exclude_item: uuid.UUID | None,
+    ask: Lookups, settings: Settings, inspection: Inspection, decision: Decision
 ) -> None:
     policy = settings.import_duplicate_policy
-    staged = await session.scalar(
-        select(ImportItem.original_path).where(
-            ImportItem.sha256 == inspection.sha256,
-            ImportItem.status.in_(STAGED_LIVE),
-            ImportItem.id != (exclude_item or uuid.UUID(int=0)),
-        )
-    )
+    staged = await ask.staged_copy(inspection.sha256)
     if staged is not None:
         message = f"The same file is already staged ({staged})."
         if policy == "keep_both":
@@ -319,7 +251,12 @@ async def _duplicate_checks(
         else:
             decision.fail("duplicate", QuarantineReason.duplicate, message)
         return
-    song = await _library_duplicate(session, inspection, decision.album_artist, decision.album)
+    song = None
+    if inspection.info is not None:
+        song = await ask.library_copy(inspection.info.fingerprint, inspection.info.size)
+    track = track_of(inspection)
+    if song is None and track is not None:
+        song = await ask.library_track(decision.album_artist, decision.album, track)
     if song is None:
         decision.checks.append(check("duplicate", CheckStatus.passed))
         return
@@ -333,41 +270,6 @@ async def _duplicate_checks(
         decision.checks.append(check("duplicate", CheckStatus.passed, note))
     else:
         decision.fail("duplicate", QuarantineReason.duplicate, message)
-
-
-async def _library_duplicate(
-    session: AsyncSession, inspection: Inspection, album_artist: str, album: str
-) -> tuple[uuid.UUID, str] | None:
-    info = inspection.info
-    present = Song.removed_at.is_(None)
-    if info is not None:
-        row = await session.execute(
-            select(Song.id, Song.path)
-            .where(present, Song.fingerprint == info.fingerprint, Song.size_bytes == info.size)
-            .limit(1)
-        )
-        found = row.first()
-        if found is not None:
-            return found[0], found[1]
-    tags = inspection.tags
-    if tags.get("track") is None:
-        return None
-    disc = tags.get("disc") or 1
-    row = await session.execute(
-        select(Song.id, Song.path)
-        .join(Album, Album.id == Song.album_id)
-        .join(Artist, Artist.id == Album.artist_id)
-        .where(
-            present,
-            Album.title_key == fold(album),
-            Artist.name_key == fold(album_artist),
-            Song.track_number == tags["track"],
-            func.coalesce(Song.disc_number, 1) == disc,
-        )
-        .limit(1)
-    )
-    found = row.first()
-    return (found[0], found[1]) if found is not None else None
 
 
 async def staged_album(session: AsyncSession, decision: Decision) -> ImportAlbum:
@@ -475,6 +377,29 @@ def walk_inbound(inbound: Path, paths: Sequence[str] | None) -> Walked:
     return walked
 
 
+@dataclass
+class Prepared:
+    """An album about to be promoted (`Pipeline._prepare`)."""
+
+    album_id: uuid.UUID
+    items: list[ImportItem]
+    library_id: uuid.UUID | None
+    refusal: str | None
+    roots: list[str]
+
+
+@dataclass
+class Known:
+    """What preparing a group of albums found once for all of them."""
+
+    libraries: dict[str, uuid.UUID | None] = field(default_factory=dict)  # by album artist
+    refusals: dict[uuid.UUID, str | None] = field(default_factory=dict)  # capacity, by library
+    roots: dict[uuid.UUID, list[str]] = field(default_factory=dict)
+
+
+PROMOTE_ALBUMS = 48  # albums prepared together; those bound for one root move together
+
+
 class Pipeline:
     """One run of `import.process` or `import.promote`."""
 
@@ -519,6 +444,7 @@ class Pipeline:
             resource_type=resource_type,
             resource_id=resource_id,
             details=details,
+            flush=False,  # many per transaction: written with the transaction's next flush
         )
 
     # ------------------------------------------------------------------ process
@@ -529,13 +455,9 @@ class Pipeline:
         walked = await asyncio.to_thread(walk_inbound, self.folders.inbound, paths)
         self.counters.ignored = walked.ignored
         total = len(walked.audio) + len(walked.cues)
-        staged: dict[Path, ImportItem] = {}
-        for index, path in enumerate(walked.audio):
-            self.counters.seen += 1
-            item = await self._process_audio(path, force=force)
-            if item is not None:
-                staged[path] = item
-            await self._progress(index + 1, total, f"{index + 1} of {total} files checked")
+        from cinesonic.importer.batch import process_all  # it builds on this module
+
+        staged = await process_all(self, walked.audio, force=force, total=total)
         for index, cue in enumerate(walked.cues):
             self.counters.seen += 1
             await self._process_cue(cue, staged)
@@ -585,7 +507,7 @@ class Pipeline:
         except TransientFileError as exc:
             if not self.final_attempt:
                 raise
-            size, mtime_ns = _stat_or_zero(path)
+            size, mtime_ns = stat_or_zero(path)
             inspection = Inspection(sha256="", size=size, mtime_ns=mtime_ns, info=None)
             inspection.fail(
                 "probe", QuarantineReason.unsupported_container, f"The file cannot be read: {exc}"
@@ -762,61 +684,94 @@ class Pipeline:
             if album_ids is not None:
                 statement = statement.where(ImportAlbum.id.in_(list(album_ids)))
             ids = list(await session.scalars(statement.order_by(ImportAlbum.created_at)))
-        for index, album_id in enumerate(ids):
-            await self._promote_album(album_id)
-            await self._progress(index + 1, len(ids), f"{index + 1} of {len(ids)} albums")
+        for start in range(0, len(ids), PROMOTE_ALBUMS):
+            chunk = ids[start : start + PROMOTE_ALBUMS]
+            await self._promote_albums(chunk)
+            done = start + len(chunk)
+            await self._progress(done, len(ids), f"{done} of {len(ids)} albums")
         return self.counters.as_dict()
 
     async def _refusal(self, session: AsyncSession, library_id: uuid.UUID) -> str | None:
         return await capacity.promotion_refusal(session, library_id)
 
-    async def _promote_album(self, album_id: uuid.UUID) -> None:
+    async def _promote_albums(self, album_ids: Sequence[uuid.UUID]) -> None:
+        """Promote a few albums: each is checked on its own (target library, capacity, the
+        staged files' checksums); those going to the same library root then move and are
+        indexed together, in one set of intents and one transaction."""
+        prepared: list[Prepared] = []
+        known = Known()
         async with self.db.session() as session:
-            album = await session.get(ImportAlbum, album_id)
-            if album is None or album.status not in (ImportStatus.ok, ImportStatus.approved):
-                return
-            items = list(
-                await session.scalars(
-                    select(ImportItem)
-                    .where(ImportItem.album_id == album.id, ImportItem.status.in_(STAGED_LIVE))
-                    .order_by(ImportItem.proposed_path)
-                )
+            for album_id in album_ids:
+                found = await self._prepare(session, album_id, known)
+                if found is not None:
+                    prepared.append(found)
+        groups: dict[tuple[uuid.UUID, Path], list[tuple[uuid.UUID, list[ImportItem]]]] = {}
+        for album in prepared:
+            if album.library_id is None or not album.roots:
+                self.counters.not_promoted += 1
+            elif album.refusal is not None:
+                for item in album.items:
+                    await self.quarantine_staged(
+                        item, QuarantineReason(album.refusal), library_id=album.library_id
+                    )
+            else:
+                root = await asyncio.to_thread(_roomiest, album.roots)
+                ready = await self._verified(album.items, album.library_id)
+                if ready:
+                    key = (album.library_id, root)
+                    groups.setdefault(key, []).append((album.album_id, ready))
+        for (library_id, root), albums in groups.items():
+            await self._move_into_library(albums, library_id, root)
+
+    async def _prepare(
+        self, session: AsyncSession, album_id: uuid.UUID, known: Known
+    ) -> Prepared | None:
+        """An album's staged files, its target library (recorded on it and its files' checks),
+        whether capacity refuses it, and the library's roots."""
+        album = await session.get(ImportAlbum, album_id)
+        if album is None or album.status not in (ImportStatus.ok, ImportStatus.approved):
+            return None
+        items = list(
+            await session.scalars(
+                select(ImportItem)
+                .where(ImportItem.album_id == album.id, ImportItem.status.in_(STAGED_LIVE))
+                .order_by(ImportItem.proposed_path)
             )
-            library_id = await choose_library(session, album.album_artist)
-            album.target_library_id = library_id
-            for item in items:
-                item.checks = _set_check(
-                    item.checks,
-                    "no_target_library",
-                    None
-                    if library_id is not None
-                    else check("no_target_library", CheckStatus.failed, "No rule matches."),
-                )
-            refusal = await self._refusal(session, library_id) if library_id else None
-            roots = (
-                (await library_roots(session, [library_id])).get(library_id, [])
-                if library_id
-                else []
-            )
-        if library_id is None or not roots:
-            self.counters.not_promoted += 1
-            return
-        if refusal is not None:
-            for item in items:
-                await self.quarantine_staged(item, QuarantineReason(refusal), library_id=library_id)
-            return
-        root = await asyncio.to_thread(lambda: Path(max(roots, key=free_space)).resolve())
-        ready: list[ImportItem] = []
+        )
+        if album.album_artist not in known.libraries:
+            known.libraries[album.album_artist] = await choose_library(session, album.album_artist)
+        library_id = known.libraries[album.album_artist]
+        album.target_library_id = library_id
         for item in items:
-            try:
-                actual = await asyncio.to_thread(sha256_of, item.current_path)
-            except FileNotFoundError:
+            item.checks = _set_check(
+                item.checks,
+                "no_target_library",
+                None
+                if library_id is not None
+                else check("no_target_library", CheckStatus.failed, "No rule matches."),
+            )
+        if library_id is None:
+            return Prepared(album_id, items, None, None, [])
+        if library_id not in known.roots:
+            known.refusals[library_id] = await self._refusal(session, library_id)
+            known.roots[library_id] = (await library_roots(session, [library_id])).get(
+                library_id, []
+            )
+        return Prepared(
+            album_id, items, library_id, known.refusals[library_id], known.roots[library_id]
+        )
+
+    async def _verified(self, items: list[ImportItem], library_id: uuid.UUID) -> list[ImportItem]:
+        """The files whose content is still what was staged; a changed one is quarantined as
+        `checksum_mismatch`, a vanished one left out."""
+        ready: list[ImportItem] = []
+        digests = await asyncio.to_thread(_checksums, [item.current_path for item in items])
+        for item, actual in zip(items, digests, strict=True):
+            if actual is None:
                 # Taken out of staging by hand: nothing to promote; the others go on.
                 log.warning("staged_file_missing", item_id=str(item.id), path=item.current_path)
                 self.counters.not_promoted += 1
                 continue
-            except OSError as exc:
-                raise TransientFileError(str(exc)) from exc
             if actual != item.sha256:
                 await self.quarantine_staged(
                     item,
@@ -827,13 +782,15 @@ class Pipeline:
                 )
                 continue
             ready.append(item)
-        if not ready:
-            return
-        await self._move_into_library(album_id, ready, library_id, root)
+        return ready
 
     async def _move_into_library(
-        self, album_id: uuid.UUID, items: list[ImportItem], library_id: uuid.UUID, root: Path
+        self,
+        albums: Sequence[tuple[uuid.UUID, list[ImportItem]]],
+        library_id: uuid.UUID,
+        root: Path,
     ) -> None:
+        items = [item for _album_id, album_items in albums for item in album_items]
         taken: set[Path] = set()
         moves: list[PlannedMove] = []
         replaced: list[tuple[uuid.UUID, PlannedMove, str]] = []
@@ -899,10 +856,12 @@ class Pipeline:
                 await indexer.refresh_touched(session)
                 await delete_orphans(session, library_id, [])
                 for item, move in zip(items, library_moves, strict=True):
-                    row = await session.get(ImportItem, item.id)
-                    assert row is not None
-                    row.status = ImportStatus.promoted
-                    row.current_path = str(move.destination)
+                    await session.execute(
+                        update(ImportItem)
+                        .where(ImportItem.id == item.id)
+                        .values(status=ImportStatus.promoted, current_path=str(move.destination))
+                        .execution_options(synchronize_session=False)
+                    )
                     await self._audit(
                         session,
                         "import.promoted",
@@ -911,28 +870,38 @@ class Pipeline:
                         library_id=str(library_id),
                         path=str(move.destination),
                     )
-                album = await session.get(ImportAlbum, album_id)
-                if album is not None:
-                    remaining = await session.scalar(
-                        select(func.count())
-                        .select_from(ImportItem)
-                        .where(ImportItem.album_id == album_id, ImportItem.status.in_(STAGED_LIVE))
+                # An album whose every file is promoted is promoted (a changed or vanished file
+                # keeps it open).
+                album_ids = [album_id for album_id, _album_items in albums]
+                still_open = set(
+                    await session.scalars(
+                        select(ImportItem.album_id).where(
+                            ImportItem.album_id.in_(album_ids),
+                            ImportItem.status.in_(STAGED_LIVE),
+                        )
                     )
-                    if not remaining:
-                        album.status = ImportStatus.promoted
-                        album.target_library_id = library_id
+                )
+                done_albums = [album_id for album_id in album_ids if album_id not in still_open]
+                if done_albums:
+                    await session.execute(
+                        update(ImportAlbum)
+                        .where(ImportAlbum.id.in_(done_albums))
+                        .values(status=ImportStatus.promoted, target_library_id=library_id)
+                        .execution_options(synchronize_session=False)
+                    )
                 await mark_done(session, done_moves)
-        for move in library_moves:
-            await asyncio.to_thread(prune_empty_folders, move.source.parent, self.folders.staging)
-        self.counters.albums += 1
-        self.counters.promoted += len(items)
-        await publish(
-            self.bus,
-            "import.promoted",
-            album_id=str(album_id),
-            library_id=str(library_id),
-            files=len(items),
-        )
+        sources = [move.source.parent for move in library_moves]
+        await asyncio.to_thread(prune_folders, sources, self.folders.staging)
+        for album_id, album_items in albums:
+            self.counters.albums += 1
+            self.counters.promoted += len(album_items)
+            await publish(
+                self.bus,
+                "import.promoted",
+                album_id=str(album_id),
+                library_id=str(library_id),
+                files=len(album_items),
+            )
 
     async def quarantine_staged(
         self,
@@ -991,7 +960,25 @@ class Pipeline:
         )
 
 
-def _stat_or_zero(path: Path) -> tuple[int, int]:
+def _roomiest(roots: Sequence[str]) -> Path:
+    """The root with the most free space, resolved."""
+    return Path(max(roots, key=free_space)).resolve()
+
+
+def _checksums(paths: Sequence[str]) -> list[str | None]:
+    """SHA-256 of each file, None for a file that is gone; other read errors are transient."""
+    digests: list[str | None] = []
+    for path in paths:
+        try:
+            digests.append(sha256_of(path))
+        except FileNotFoundError:
+            digests.append(None)
+        except OSError as exc:
+            raise TransientFileError(str(exc)) from exc
+    return digests
+
+
+def stat_or_zero(path: Path) -> tuple[int, int]:
     try:
         info = os.lstat(path)
     except OSError:

@@ -30,7 +30,7 @@ from cinesonic.db import Database, after_commit
 from cinesonic.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from cinesonic.events.bus import EventBus
 from cinesonic.importer import checks as file_checks
-from cinesonic.importer import pipeline
+from cinesonic.importer import lookups, pipeline
 from cinesonic.importer.checks import Inspection, TransientFileError, check
 from cinesonic.importer.moves import PlannedMove, mark_done, moving
 from cinesonic.importer.schemas import (
@@ -264,7 +264,7 @@ async def list_staging(
     if status is not None:
         statement = statement.where(ImportAlbum.status == status)
     else:
-        statement = statement.where(ImportAlbum.status.in_(pipeline.STAGED_LIVE))
+        statement = statement.where(ImportAlbum.status.in_(lookups.STAGED_LIVE))
     statement = apply_sort(
         statement, params, ALBUM_SORTS, [ImportAlbum.created_at.asc()], ImportAlbum.id.asc()
     )
@@ -288,12 +288,12 @@ async def approve_album(
     note: str | None,
 ) -> StagedAlbumRead:
     album = await _album(session, album_id)
-    if album.status not in pipeline.STAGED_OPEN:
+    if album.status not in lookups.STAGED_OPEN:
         raise AlbumNotReviewable(details={"status": album.status.value})
     items = list(
         await session.scalars(
             select(ImportItem).where(
-                ImportItem.album_id == album.id, ImportItem.status.in_(pipeline.STAGED_OPEN)
+                ImportItem.album_id == album.id, ImportItem.status.in_(lookups.STAGED_OPEN)
             )
         )
     )
@@ -336,12 +336,12 @@ async def reject_album(
 ) -> StagedAlbumRead:
     """Every staged file of the album goes back to inbound (never overwriting)."""
     album = await _album(session, album_id)
-    if album.status not in pipeline.STAGED_OPEN:
+    if album.status not in lookups.STAGED_OPEN:
         raise AlbumNotReviewable(details={"status": album.status.value})
     items = list(
         await session.scalars(
             select(ImportItem).where(
-                ImportItem.album_id == album.id, ImportItem.status.in_(pipeline.STAGED_OPEN)
+                ImportItem.album_id == album.id, ImportItem.status.in_(lookups.STAGED_OPEN)
             )
         )
     )
@@ -398,7 +398,7 @@ async def correct_item(
     item = await session.get(ImportItem, item_id)
     if item is None:
         raise StagedItemNotFound()
-    if item.status not in pipeline.STAGED_LIVE:
+    if item.status not in lookups.STAGED_LIVE:
         raise ItemNotEditable(details={"status": item.status.value})
     path = Path(item.current_path)
     if path.suffix.lower() == ".cue":
@@ -423,7 +423,7 @@ async def correct_item(
     )
     old_album = await session.get(ImportAlbum, item.album_id)
     if old_album is not None and decision.existing_album_id != old_album.id:
-        same_key = old_album.group_key == pipeline.group_key(
+        same_key = old_album.group_key == lookups.group_key(
             decision.album_artist, decision.album, decision.year
         )
         if same_key:

@@ -12,6 +12,8 @@ place, never lost, never overwriting anything.
   SHA-256 of what landed → publish it under `dst` without overwriting (link, or
   `renameat2(RENAME_NOREPLACE)`) → fsync the folder → remove the source;
 - creates the destination's folders; refuses a destination outside `root` when one is given;
+- `unsynced`: a batch of moves syncs the folders its old names left once, at its end, instead
+  of after every file (the new names are synced file by file, before the old ones go);
 - checks `expected_sha256` (when given) against the source before anything moves.
 
 `settle(src, dst, sha256, authoritative)` decides a move that was interrupted, by looking at
@@ -97,6 +99,22 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _sync(folder: Path, unsynced: set[Path] | None) -> None:
+    """Sync a folder a name was removed from now, or note it in `unsynced` for the caller to
+    sync once (`sync_folders`) before it records the moves as done. Only removals wait: a new
+    name is always durable before its old name goes."""
+    if unsynced is None:
+        fsync_dir(folder)
+    else:
+        unsynced.add(folder)
+
+
+def sync_folders(folders: set[Path]) -> None:
+    """Sync each folder a batch of moves changed, once."""
+    for folder in sorted(folders):
+        fsync_dir(folder)
+
+
 def _check_root(dst: Path, root: Path | None) -> None:
     if root is None:
         return
@@ -133,9 +151,10 @@ def _renameat2_noreplace(src: Path, dst: Path) -> None:
         raise OSError(code, os.strerror(code), str(dst))
 
 
-def publish(src: Path, dst: Path) -> None:
+def publish(src: Path, dst: Path, *, unsynced: set[Path] | None = None) -> None:
     """Give `src` the name `dst` and drop the old name, never replacing an existing `dst`
-    (same filesystem only). `DestinationExists` when `dst` is taken."""
+    (same filesystem only). `DestinationExists` when `dst` is taken. The source's folder is
+    synced before it returns, or noted in `unsynced` (see `_sync`)."""
     try:
         os.link(src, dst, follow_symlinks=False)
     except FileExistsError as exc:
@@ -151,9 +170,9 @@ def publish(src: Path, dst: Path) -> None:
             raise
         fsync_dir(dst.parent)
         return
-    fsync_dir(dst.parent)
+    fsync_dir(dst.parent)  # the new name is durable before the old one goes
     os.unlink(src)
-    fsync_dir(src.parent)
+    _sync(src.parent, unsynced)
 
 
 def _copy_verified(src: Path, tmp: Path) -> str:
@@ -194,7 +213,12 @@ def move_file(
     *,
     root: Path | None = None,
     expected_sha256: str | None = None,
+    unsynced: set[Path] | None = None,
 ) -> Moved:
+    """Move a file (see the module docstring). With `unsynced`, the source's folder is noted
+    there instead of synced: a batch of moves syncs each such folder once (`sync_folders`)
+    before anything records the moves as done. Until then a crash may leave the old name
+    beside the new one (one inode), which `settle` resolves."""
     source, destination = Path(src), Path(dst)
     _check_root(destination, root)
     if expected_sha256 is not None:
@@ -208,7 +232,7 @@ def move_file(
     _makedirs(destination.parent)
     _check_root(destination, root)  # the folders now exist: resolve their links again
     try:
-        publish(source, destination)
+        publish(source, destination, unsynced=unsynced)
         return Moved(source, destination, copied=False)
     except OSError as exc:
         if isinstance(exc, MoveError) or exc.errno not in (errno.EXDEV, *_NO_HARD_LINKS):
@@ -221,12 +245,12 @@ def move_file(
             f"{source} changed while it was copied", expected=expected_sha256, actual=digest
         )
     try:
-        publish(tmp, destination)
+        publish(tmp, destination, unsynced=unsynced)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     os.unlink(source)
-    fsync_dir(source.parent)
+    _sync(source.parent, unsynced)
     return Moved(source, destination, copied=True)
 
 

@@ -5,6 +5,9 @@
 
     registry.every("sessions.cleanup", cron="*/15 * * * *")
 
+    @registry.on_start
+    async def settle_interrupted_work(db: Database) -> None: ...
+
 A handler takes ids in its payload, is idempotent (it may run again after a crash), reports
 progress through `ctx`, and returns a small JSON-able result.
 """
@@ -18,9 +21,13 @@ from typing import TYPE_CHECKING, Any
 from cinesonic.kit.cron import Cron
 
 if TYPE_CHECKING:
+    from cinesonic.db import Database
     from cinesonic.worker.runner import JobContext
 
 Handler = Callable[["JobContext", dict[str, Any]], Awaitable[dict[str, Any] | None]]
+# Run by every worker as it starts, before it claims a job: a domain settles what a crash
+# of an earlier worker left half done (the import pipeline's interrupted file moves).
+StartHook = Callable[["Database"], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class Registry:
     def __init__(self) -> None:
         self.definitions: dict[str, JobDefinition] = {}
         self.periodic: list[PeriodicJob] = []
+        self.start_hooks: list[StartHook] = []
 
     def job(
         self,
@@ -67,6 +75,11 @@ class Registry:
 
     def every(self, job_type: str, *, cron: str, payload: dict[str, Any] | None = None) -> None:
         self.periodic.append(PeriodicJob(job_type, Cron.parse(cron), payload or {}))
+
+    def on_start(self, hook: StartHook) -> StartHook:
+        """Declare a hook every worker runs as it starts (see `StartHook`)."""
+        self.start_hooks.append(hook)
+        return hook
 
     def get(self, job_type: str) -> JobDefinition | None:
         return self.definitions.get(job_type)

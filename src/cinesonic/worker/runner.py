@@ -207,6 +207,11 @@ class Worker:
     async def start(self) -> None:
         async with self.db.session() as session:
             await self._register(session)
+        for hook in self.registry.start_hooks:
+            try:
+                await hook(self.db)
+            except Exception:  # the jobs themselves settle it again; the worker still starts
+                log.exception("worker_start_hook_failed", hook=getattr(hook, "__name__", "?"))
         queue.register_local_wakeup(self._wakeup)
         self.bus.subscribe(CANCEL_CHANNEL, self._on_cancel)
         if not self.db.is_sqlite:
