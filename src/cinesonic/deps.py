@@ -130,13 +130,18 @@ MediaPrincipal = Annotated[Principal, Depends(get_media_principal)]
 _OptionalMediaPrincipal = Annotated[Principal | None, Depends(get_optional_media_principal)]
 
 
+async def require_permission(principal: Principal, permission: str) -> Principal:
+    """`principal` if it holds `permission`; 403 otherwise (what `require` checks)."""
+    if not principal.can(permission):
+        raise Forbidden(f"This needs the '{permission}' permission.")
+    return principal
+
+
 def require(permission: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency that admits principals holding `permission` (403 otherwise)."""
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
-        if not principal.can(permission):
-            raise Forbidden(f"This needs the '{permission}' permission.")
-        return principal
+        return await require_permission(principal, permission)
 
     dependency.__name__ = f"require_{permission.replace('.', '_')}"
     return dependency

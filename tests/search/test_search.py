@@ -232,3 +232,25 @@ async def test_several_readable_libraries(
     assert "Secret Sessions" not in {album["title"] for album in albums["data"]}
     artist = (await search(client, viewers.user, "sigur ros", type="artist"))["data"][0]
     assert artist["song_count"] == 2
+
+
+async def test_the_fast_route_answers_as_the_documented_one(
+    client: httpx.AsyncClient, viewers: Any
+) -> None:
+    """`/search` is served by a `kit.fastquery` route when its query is fully understood; an
+    extra parameter sends the same request through FastAPI's route instead. Both answer alike,
+    refusals included."""
+    for params in (
+        {"q": "beyonce"},
+        {"q": "s", "type": "song,album", "page_size": 2, "page": 2},
+        {"q": "s", "type": ["song", "artist"], "limit": 1, "offset": 1},
+        {"q": "   "},
+        {"q": "a", "sort": "name"},
+        {"q": "a", "type": "movie"},
+    ):
+        fast = await get(client, viewers.user, "/search", **params)
+        documented = await get(client, viewers.user, "/search", **params, unused="1")
+        answers = [(r.status_code, {**r.json(), "request_id": None}) for r in (fast, documented)]
+        assert answers[0] == answers[1], params
+    outsider = await get(client, viewers.outsider, "/search", q="beyonce")
+    assert outsider.status_code == 403

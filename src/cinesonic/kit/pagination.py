@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from cinesonic.errors import ValidationFailed
+from cinesonic.kit import fastquery
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -122,6 +123,25 @@ async def page_params(
 
 
 PaginationDep = Annotated[PageParams, Depends(page_params)]
+
+# `page_params`' query parameters for a `kit.fastquery` route: name → keyword, conversion.
+PAGE_QUERY: dict[str, fastquery.Param] = {
+    "page": fastquery.Param("page", fastquery.integer()),
+    "page_size": fastquery.Param("page_size", fastquery.integer()),
+    "pageSize": fastquery.Param("page_size_camel", fastquery.integer()),
+    "per_page": fastquery.Param("per_page", fastquery.integer()),
+    "perPage": fastquery.Param("per_page_camel", fastquery.integer()),
+    "limit": fastquery.Param("limit", fastquery.integer()),
+    "offset": fastquery.Param("offset", fastquery.integer()),
+    "sort": fastquery.Param("sort", fastquery.string()),
+    "order": fastquery.Param("order", fastquery.choice("asc", "desc")),
+}
+PAGE_ARGUMENTS = frozenset(param.argument for param in PAGE_QUERY.values())
+
+
+async def page_params_of(arguments: Mapping[str, Any]) -> PageParams:
+    """`page_params` over a fast route's parsed arguments (its own keywords only)."""
+    return await page_params(**{k: v for k, v in arguments.items() if k in PAGE_ARGUMENTS})
 
 
 def apply_sort(

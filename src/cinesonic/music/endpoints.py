@@ -15,13 +15,13 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from cinesonic.auth import service as auth_service
 from cinesonic.auth.principal import Principal
-from cinesonic.deps import DbSession, State, require
+from cinesonic.deps import DbSession, State, get_principal, get_state, require, require_permission
 from cinesonic.errors import (
     AuthenticationRequired,
     Forbidden,
@@ -29,7 +29,8 @@ from cinesonic.errors import (
     ValidationFailed,
     error_responses,
 )
-from cinesonic.kit.pagination import PaginationDep
+from cinesonic.kit import fastquery
+from cinesonic.kit.pagination import PAGE_ARGUMENTS, PAGE_QUERY, PaginationDep, page_params_of
 from cinesonic.kit.responses import json_response
 from cinesonic.music import service as music_service
 from cinesonic.music.schemas import (
@@ -277,6 +278,38 @@ async def list_albums(
 ) -> Response:
     body = await music_service.album_page(state.db, principal, paging, filters)
     return Response(body, media_type="application/json")
+
+
+# `GET /albums` without FastAPI's parameter solving (see `cinesonic.kit.fastquery`): the same
+# parameters as `page_params` and `album_filters`, the same checks in the same order.
+ALBUM_QUERY: dict[str, fastquery.Param] = {
+    **PAGE_QUERY,
+    "library_id": fastquery.Param("library_id", fastquery.identifier),
+    "artist_id": fastquery.Param("artist_id", fastquery.identifier),
+    "artist_ids": fastquery.Param("artist_ids", fastquery.string(), many=True),
+    "genre": fastquery.Param("genre", fastquery.string(1, 200)),
+    "genre_id": fastquery.Param("genre_id", fastquery.identifier),
+    "year_from": fastquery.Param("year_from", fastquery.integer(0, 9999)),
+    "year_to": fastquery.Param("year_to", fastquery.integer(0, 9999)),
+    "format": fastquery.Param("format", fastquery.string(0, 200)),
+}
+_ALBUM_FILTER_ARGUMENTS = frozenset(ALBUM_QUERY) - PAGE_ARGUMENTS
+
+
+async def _fast_albums(request: Request, arguments: dict[str, Any]) -> Response:
+    state = await get_state(request)
+    principal = await require_permission(await get_principal(request, state), "music.read")
+    paging = await page_params_of(arguments)
+    filters = await album_filters(
+        **{k: v for k, v in arguments.items() if k in _ALBUM_FILTER_ARGUMENTS}
+    )
+    body = await music_service.album_page(state.db, principal, paging, filters)
+    return Response(body, media_type="application/json")
+
+
+def fast_routes(prefix: str) -> list[fastquery.FastQueryRoute]:
+    """Routes to place ahead of this router's (`app.py`)."""
+    return [fastquery.FastQueryRoute(f"{prefix}/albums", ALBUM_QUERY, _fast_albums)]
 
 
 @router.get(

@@ -47,7 +47,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import BindParameter
 
 from cinesonic.activity import service as activity_service
@@ -217,8 +217,8 @@ def _sqlite_kinds(kinds: Sequence[str]) -> str:
     )
 
 
-async def _rank_sqlite(
-    session: AsyncSession,
+def _rank_sqlite(
+    session: Session,
     query: ParsedQuery,
     kinds: Sequence[str],
     scope: Scope,
@@ -274,7 +274,7 @@ async def _rank_sqlite(
         )
     tiers: dict[int, list[int]] = {0: [], 1: [], 2: []}
     counted = 0
-    for tier, value in await session.execute(statement, values):
+    for tier, value in session.execute(statement, values):
         if tier == 3:
             counted = int(value)
         else:
@@ -444,14 +444,14 @@ def _draw_statement(all_libraries: bool) -> Select[Any]:
 _DRAW = {all_libraries: _draw_statement(all_libraries) for all_libraries in (True, False)}
 
 
-async def _draw(session: AsyncSession, ranked: list[tuple[int, float]], scope: Scope) -> list[Hit]:
+def _draw(session: Session, ranked: list[tuple[int, float]], scope: Scope) -> list[Hit]:
     """The hits of a page, in its order, from one statement over the page's documents."""
     if not ranked:
         return []
     values: dict[str, Any] = {"documents": [document_id for document_id, _score in ranked]}
     if scope.libraries is not None:
         values["libraries"] = scope.libraries
-    rows = await session.execute(_DRAW[scope.libraries is None], values)
+    rows = session.execute(_DRAW[scope.libraries is None], values)
     hits: dict[int, Hit] = {}
     scores = dict(ranked)
     for row in rows:
@@ -550,7 +550,7 @@ async def search_page(
     query = parse_query(raw_query)
 
     async def build(session: AsyncSession, scope: Scope) -> bytes:
-        hits, total = await _search_in(session, scope, query, types, params)
+        hits, total = await _search_in(session, scope, query, types, params, db)
         page = SearchPage(data=hits, pagination=params.meta(total))
         return page.__pydantic_serializer__.to_json(page)
 
@@ -564,15 +564,25 @@ async def _search_in(
     query: ParsedQuery,
     types: Sequence[SearchType],
     params: PageParams,
+    db: Database | None = None,
 ) -> tuple[list[Hit], int]:
+    """The page's hits and the total. On SQLite, ranking and drawing are one synchronous unit:
+    through `db.read` (a reader thread, committed data) when given, else in `session`."""
     if not query.words or scope.libraries == []:
         return [], 0
     kinds = [kind.value for kind in types]
     if session.get_bind().dialect.name == "postgresql":
         ranked = await _rank_postgres(session, query, kinds, scope, params)
-    else:
-        ranked = await _rank_sqlite(session, query, kinds, scope, params)
-    return await _draw(session, ranked.rows, scope), ranked.total
+        hits = await session.run_sync(lambda sync: _draw(sync, ranked.rows, scope))
+        return hits, ranked.total
+
+    def rank_and_draw(sync: Session) -> tuple[list[Hit], int]:
+        found = _rank_sqlite(sync, query, kinds, scope, params)
+        return _draw(sync, found.rows, scope), found.total
+
+    if db is None:
+        return await session.run_sync(rank_and_draw)
+    return await db.read(session, rank_and_draw)
 
 
 # ---------------------------------------------------------------- rebuilding
