@@ -236,6 +236,13 @@ class Settings(BaseSettings):
         description="Processes reading tags during a library scan; 0 reads them in threads of "
         "the server process (faster unless cores sit idle).",
     )
+    scan_video_processes: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="Processes reading video files (name parsing and container probes) during "
+        "a movie or TV library scan; 0 reads them in threads of the server process.",
+    )
     scan_threads: int = Field(
         4, ge=1, le=64, description="Threads reading files and cover art during a library scan."
     )
@@ -341,6 +348,79 @@ class Settings(BaseSettings):
     )
     play_threshold_seconds: int = Field(
         240, ge=1, description="…or this many seconds of it, whichever is less (Last.fm's rule)."
+    )
+    watched_threshold_percent: int = Field(
+        90,
+        ge=1,
+        le=100,
+        description="A movie or episode counts as watched once the reported position reaches "
+        "this share of its duration.",
+    )
+
+    # Metadata providers (TMDb)
+    tmdb_api_key: SecretStr | None = Field(
+        None,
+        description="TMDb API key (v3 key, or v4 read access token sent as a bearer token); "
+        "unset: metadata look-ups answer 503 `provider_unavailable` (scans do not need it).",
+    )
+    tmdb_language: str = Field(
+        "en-US",
+        pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
+        description="Language of titles and overviews fetched from TMDb (ISO 639-1, "
+        "optionally with a region: `en-US`, `pt-BR`).",
+    )
+    tmdb_base_url: str = Field(
+        "https://api.themoviedb.org/3",
+        pattern=r"^https?://",
+        description="Base URL of the TMDb v3 API.",
+    )
+    tmdb_image_base_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Base URL of TMDb's images (`…/t/p/`); unset: the one TMDb's "
+        "`/configuration` names.",
+    )
+    tmdb_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Time one request to TMDb may take."
+    )
+    tmdb_retries: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description="Retries of a TMDb request that failed to connect, answered 5xx or 429.",
+    )
+    tmdb_retry_backoff_seconds: float = Field(
+        0.5,
+        ge=0,
+        le=60,
+        description="Wait before the first retry of a failed TMDb request; doubles each retry.",
+    )
+    tmdb_retry_after_max_seconds: float = Field(
+        10.0,
+        ge=0,
+        le=300,
+        description="Longest wait honoured from a TMDb 429's `Retry-After` before retrying.",
+    )
+    metadata_cache_ttl_hours: int = Field(
+        168,
+        ge=0,
+        le=8760,
+        description="How long provider details (movies, shows, seasons, episodes, "
+        "configuration) are kept in the `metadata_cache` table (0: not kept).",
+    )
+    metadata_search_cache_ttl_hours: int = Field(
+        24,
+        ge=0,
+        le=8760,
+        description="How long provider search results are kept in the `metadata_cache` table "
+        "(0: not kept).",
+    )
+    metadata_match_threshold: float = Field(
+        0.75,
+        ge=0,
+        le=1,
+        description="Confidence (0–1) a provider result needs to be taken as the match of a "
+        "scanned title.",
     )
 
     @model_validator(mode="after")

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import ssl
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import certifi
+import httpx
+
+from cinesonic import __version__
 from cinesonic.config import Settings
 from cinesonic.db import Database
 from cinesonic.events.bus import EventBus
@@ -13,6 +19,24 @@ from cinesonic.kit.cache import TaggedCache
 from cinesonic.kit.mail import Mailer
 from cinesonic.kit.ratelimit import RateLimiter
 from cinesonic.metrics import AppMetrics
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's trusted certificates (certifi's), loaded once per process (~20 ms each time)."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _http_client() -> httpx.AsyncClient:
+    """The one outbound HTTP client (TMDb, later Plex, *arr, peers): pooled connections; each
+    caller passes its own timeout per request."""
+    return httpx.AsyncClient(
+        verify=_tls_context(),
+        timeout=httpx.Timeout(10.0),
+        follow_redirects=True,
+        headers={"User-Agent": f"cinesonic/{__version__}"},
+    )
+
 
 if TYPE_CHECKING:
     from cinesonic.auth.principal import Principal
@@ -40,3 +64,5 @@ class AppState:
     settings_runtime: SettingsRuntime | None = None
     # Prometheus metrics of this app (`/metrics`), in a registry of its own.
     metrics: AppMetrics = field(default_factory=AppMetrics)
+    # Outbound HTTP to remote services; closed with the app (`app.running_state`).
+    http: httpx.AsyncClient = field(default_factory=_http_client)

@@ -410,7 +410,7 @@ async def test_scan_refusals(
     off = await created(client, admin, "Off", media / "off", is_enabled=False)
     music = await created(client, admin, "Music", media / "music")
     response = await client.post(f"{API}/libraries/{movies['id']}/scan", headers=admin.headers)
-    assert (response.status_code, error_code(response)) == (409, "scan_not_supported")
+    assert response.status_code == 202  # movie and TV libraries scan too (issue 6)
     response = await client.post(f"{API}/libraries/{off['id']}/scan", headers=admin.headers)
     assert (response.status_code, error_code(response)) == (409, "library_disabled")
     unknown = await client.post(f"{API}/libraries/{uuid.uuid4()}/scan", headers=admin.headers)
@@ -428,15 +428,15 @@ async def test_scan_refusals(
 async def test_scan_all_skips_what_cannot_be_scanned(
     client: httpx.AsyncClient, admin: SignedIn, user: SignedIn, media: Path
 ) -> None:
-    await created(client, admin, "Films", media / "films", kind="movies")
+    films = await created(client, admin, "Films", media / "films", kind="movies")
     off = await created(client, admin, "Off", media / "off", is_enabled=False)
     one = await created(client, admin, "One", media / "one")
     two = await created(client, admin, "Two", media / "two")
     response = await client.post(f"{API}/libraries/scan", headers=admin.headers)
     assert response.status_code == 202, response.text
     body = response.json()
-    assert {item["library_id"] for item in body["data"]} == {one["id"], two["id"]}
-    assert {(item["reason"]) for item in body["skipped"]} == {"not_scannable", "disabled"}
+    assert {item["library_id"] for item in body["data"]} == {films["id"], one["id"], two["id"]}
+    assert {(item["reason"]) for item in body["skipped"]} == {"disabled"}
     chosen = await client.post(
         f"{API}/libraries/scan",
         json={"library_ids": [one["id"], off["id"]], "full": True},

@@ -20,7 +20,11 @@ async def test_config_lists_every_setting_by_group(
     assert set(config) == {group.value for group in SettingGroup}
     for key, definition in SERVER_SETTINGS.items():
         assert key in config[definition.group], key
-    assert config["features"] == {"open_registration": True, "require_email_verification": False}
+    assert config["features"] == {
+        "open_registration": True,
+        "require_email_verification": False,
+        "watched_threshold_percent": 90,
+    }
     assert config["security"]["cookie_samesite"] == "lax"
     assert config["mail"]["smtp_password"] is None
 

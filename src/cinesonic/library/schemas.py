@@ -46,7 +46,7 @@ class LibraryCreate(Schema):
     name: str = Field(min_length=1, max_length=200)
     kind: LibraryKind = Field(
         LibraryKind.music,
-        description="`music`, `movies` or `tvshows`; only music libraries can be scanned yet.",
+        description="`music`, `movies` or `tvshows`.",
     )
     roots: list[RootPath] = Field(
         min_length=1,

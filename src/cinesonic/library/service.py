@@ -78,7 +78,7 @@ LIBRARY_CHANNEL = "library"  # event-bus channel and WebSocket topic
 SCAN_JOB = "library.scan"
 SCAN_QUEUE = "scan"
 SCAN_ATTEMPTS = 3
-SCANNABLE_KINDS = (LibraryKind.music,)
+SCANNABLE_KINDS = (LibraryKind.music, LibraryKind.movies, LibraryKind.tvshows)
 ACTIVE_SCAN = (ScanStatus.queued, ScanStatus.running)
 FINISHED_SCAN = (ScanStatus.succeeded, ScanStatus.failed, ScanStatus.cancelled)
 ScanState = Literal["idle", "queued", "scanning"]
@@ -123,7 +123,7 @@ class InvalidRoot(ValidationFailed):
 
 class ScanNotSupported(Conflict):
     code = "scan_not_supported"
-    message = "Only music libraries can be scanned yet; movies and TV come with a later version."
+    message = "Libraries of this kind cannot be scanned."
 
 
 class LibraryDisabled(Conflict):

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from cinesonic.config import Settings
 from cinesonic.db import Database
 from cinesonic.events.bus import EventBus
@@ -24,6 +26,8 @@ from cinesonic.library import service as library_service
 from cinesonic.library.scanner import Progress, RootUnavailable, ScanAbandoned, Scanner
 from cinesonic.library.schemas import ScanStarted
 from cinesonic.library.service import SCAN_ATTEMPTS, SCAN_JOB, SCAN_QUEUE
+from cinesonic.models.library import Library, LibraryKind, LibraryScan
+from cinesonic.video.scanner import VIDEO_KINDS, VideoScanner
 from cinesonic.worker import queue as job_queue
 from cinesonic.worker.registry import registry
 from cinesonic.worker.runner import JobContext, PermanentJobError
@@ -35,13 +39,12 @@ async def scan_library(ctx: JobContext, payload: dict[str, Any]) -> dict[str, An
         ctx.check_cancelled()
         await ctx.progress(progress.percent, progress.message, **progress.counters)
 
-    scanner = Scanner(
-        ctx.db,
-        ctx.bus,
-        ctx.settings,
-        uuid.UUID(str(payload["scan_id"])),
-        job_id=ctx.job_id,
-        progress=report,
+    scan_id = uuid.UUID(str(payload["scan_id"]))
+    kind = await _kind_of_scan(ctx.db, scan_id)
+    if kind is None:
+        return {"scan_id": str(scan_id), "abandoned": True}
+    scanner = scanner_for(kind)(
+        ctx.db, ctx.bus, ctx.settings, scan_id, job_id=ctx.job_id, progress=report
     )
     try:
         return await scanner.run()
@@ -50,6 +53,21 @@ async def scan_library(ctx: JobContext, payload: dict[str, Any]) -> dict[str, An
         raise PermanentJobError(str(exc)) from exc
     except ScanAbandoned:
         return {"scan_id": str(payload["scan_id"]), "abandoned": True}
+
+
+def scanner_for(kind: LibraryKind) -> type[Scanner] | type[VideoScanner]:
+    """The music scanner for music libraries, the video scanner for movies and TV."""
+    return VideoScanner if kind in VIDEO_KINDS else Scanner
+
+
+async def _kind_of_scan(db: Database, scan_id: uuid.UUID) -> LibraryKind | None:
+    async with db.sessionmaker() as session:
+        kind: LibraryKind | None = await session.scalar(
+            select(Library.kind)
+            .join(LibraryScan, LibraryScan.library_id == Library.id)
+            .where(LibraryScan.id == scan_id)
+        )
+        return kind
 
 
 # ---------------------------------------------------------------- `cinesonic scan`
@@ -117,7 +135,10 @@ async def _run_claimed(
                 )
 
     heartbeat = asyncio.create_task(keep_lease())
-    scanner = Scanner(db, bus, settings, started.scan_id, job_id=started.job_id, progress=report)
+    kind = await _kind_of_scan(db, started.scan_id) or LibraryKind.music
+    scanner = scanner_for(kind)(
+        db, bus, settings, started.scan_id, job_id=started.job_id, progress=report
+    )
     try:
         result = await scanner.run()
     except (RootUnavailable, Exception) as exc:

@@ -23,6 +23,7 @@ from cinesonic.models.library import (
     LibraryScanError,
     ScanStatus,
 )
+from cinesonic.models.metadata import MetadataCacheEntry
 from cinesonic.models.music import (
     Album,
     Artist,
@@ -40,6 +41,26 @@ from cinesonic.models.search import SearchDocument
 from cinesonic.models.setting import ServerSetting
 from cinesonic.models.share import Share, ShareAccess, ShareItem
 from cinesonic.models.user import Role, RolePermission, User, UserRole, UserStatus
+from cinesonic.models.video import (
+    Collection,
+    Credit,
+    CreditKind,
+    Episode,
+    MediaFile,
+    MediaFileSource,
+    Movie,
+    MovieGenre,
+    Network,
+    Person,
+    Season,
+    ShowGenre,
+    ShowNetwork,
+    TvShow,
+    VideoFile,
+    VideoGenre,
+    VideoHdr,
+    WatchState,
+)
 from cinesonic.models.worker import WorkerProcess
 
 __all__ = [
@@ -50,6 +71,10 @@ __all__ = [
     "AuthSession",
     "Base",
     "CapacityStatus",
+    "Collection",
+    "Credit",
+    "CreditKind",
+    "Episode",
     "FileMove",
     "Genre",
     "Image",
@@ -67,8 +92,15 @@ __all__ = [
     "LibraryRootCapacity",
     "LibraryScan",
     "LibraryScanError",
+    "MediaFile",
+    "MediaFileSource",
+    "MetadataCacheEntry",
+    "Movie",
+    "MovieGenre",
+    "Network",
     "OneTimeToken",
     "OneTimeTokenPurpose",
+    "Person",
     "Play",
     "Playlist",
     "PlaylistItem",
@@ -78,17 +110,25 @@ __all__ = [
     "RolePermission",
     "ScanStatus",
     "SearchDocument",
+    "Season",
     "ServerSetting",
     "Share",
     "ShareAccess",
     "ShareItem",
+    "ShowGenre",
+    "ShowNetwork",
     "Song",
     "SongArtist",
     "SongGenre",
     "SongLyrics",
     "SongUserStat",
+    "TvShow",
     "User",
     "UserRole",
     "UserStatus",
+    "VideoFile",
+    "VideoGenre",
+    "VideoHdr",
+    "WatchState",
     "WorkerProcess",
 ]

@@ -35,6 +35,8 @@ class SettingGroup(enum.StrEnum):
     mail = "mail"
     jobs = "jobs"
     server = "server"
+    metadata = "metadata"
+    imports = "imports"
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,8 @@ def _server(
 _RATE = "a rate limit such as '20/minute', '5/15minutes' or '100 per hour'"
 _F, _L, _S = SettingGroup.features, SettingGroup.limits, SettingGroup.security
 _M, _J, _SV = SettingGroup.mail, SettingGroup.jobs, SettingGroup.server
+_MD = SettingGroup.metadata
+_IM = SettingGroup.imports
 
 # In the order the settings are listed.
 SERVER_SETTINGS: dict[str, ServerSettingDefinition] = {
@@ -177,6 +181,8 @@ SERVER_SETTINGS: dict[str, ServerSettingDefinition] = {
         _server("smtp_user", _M),
         _server("smtp_password", _M, secret=True),
         _server("mail_from", _M),
+        # Read by every progress report, so a change applies to the next one.
+        _server("watched_threshold_percent", _F),
         _server("job_retention_days", _J),
         # The worker is built with these when the server starts.
         _server("worker_concurrency", _J, restart=True),
@@ -188,6 +194,23 @@ SERVER_SETTINGS: dict[str, ServerSettingDefinition] = {
             restart=True,
             hint="one of debug, info, warning, error, critical (any case)",
         ),
+        # Read by every metadata look-up, so a change applies to the next one.
+        _server("tmdb_api_key", _MD, secret=True),
+        _server("tmdb_language", _MD, hint="a language such as 'en' or 'pt-BR'"),
+        _server("tmdb_base_url", _MD, hint="an http:// or https:// URL"),
+        _server("tmdb_image_base_url", _MD, hint="an http:// or https:// URL"),
+        _server("tmdb_timeout_seconds", _MD),
+        _server("tmdb_retries", _MD),
+        _server("tmdb_retry_backoff_seconds", _MD),
+        _server("tmdb_retry_after_max_seconds", _MD),
+        _server("metadata_cache_ttl_hours", _MD),
+        _server("metadata_search_cache_ttl_hours", _MD),
+        _server("metadata_match_threshold", _MD),
+        # Read by each import job and each probe run, so a change applies to the next one.
+        # The path template and the capacity thresholds (checked against each other) are
+        # deployment configuration.
+        _server("import_duplicate_policy", _IM),
+        _server("capacity_probe_interval_minutes", _IM),
     )
 }
 

@@ -75,6 +75,8 @@ class AdminConfig(Schema):
     mail: dict[str, JsonValue]
     jobs: dict[str, JsonValue]
     server: dict[str, JsonValue]
+    metadata: dict[str, JsonValue]
+    imports: dict[str, JsonValue]
 
 
 class AdminConfigUpdated(Schema):

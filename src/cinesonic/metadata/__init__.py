@@ -1,0 +1,1 @@
+"""Metadata providers (TMDb): look-ups, their database cache, matching and provider artwork."""
