@@ -701,10 +701,24 @@ class Pipeline:
         prepared: list[Prepared] = []
         known = Known()
         async with self.db.session() as session:
+            rows = {
+                album.id: album
+                for album in await session.scalars(
+                    select(ImportAlbum).where(ImportAlbum.id.in_(list(album_ids)))
+                )
+            }
+            staged_items: dict[uuid.UUID, list[ImportItem]] = {i: [] for i in album_ids}
+            for item in await session.scalars(
+                select(ImportItem)
+                .where(ImportItem.album_id.in_(list(album_ids)), ImportItem.status.in_(STAGED_LIVE))
+                .order_by(ImportItem.proposed_path)
+            ):
+                staged_items[item.album_id].append(item)
             for album_id in album_ids:
-                found = await self._prepare(session, album_id, known)
-                if found is not None:
-                    prepared.append(found)
+                row = rows.get(album_id)
+                if row is None or row.status not in (ImportStatus.ok, ImportStatus.approved):
+                    continue
+                prepared.append(await self._prepare(session, row, staged_items[album_id], known))
         groups: dict[tuple[uuid.UUID, Path], list[tuple[uuid.UUID, list[ImportItem]]]] = {}
         for album in prepared:
             if album.library_id is None or not album.roots:
@@ -724,20 +738,11 @@ class Pipeline:
             await self._move_into_library(albums, library_id, root)
 
     async def _prepare(
-        self, session: AsyncSession, album_id: uuid.UUID, known: Known
-    ) -> Prepared | None:
-        """An album's staged files, its target library (recorded on it and its files' checks),
-        whether capacity refuses it, and the library's roots."""
-        album = await session.get(ImportAlbum, album_id)
-        if album is None or album.status not in (ImportStatus.ok, ImportStatus.approved):
-            return None
-        items = list(
-            await session.scalars(
-                select(ImportItem)
-                .where(ImportItem.album_id == album.id, ImportItem.status.in_(STAGED_LIVE))
-                .order_by(ImportItem.proposed_path)
-            )
-        )
+        self, session: AsyncSession, album: ImportAlbum, items: list[ImportItem], known: Known
+    ) -> Prepared:
+        """An album's target library (recorded on it and its files' checks), whether capacity
+        refuses it, and the library's roots."""
+        album_id = album.id
         if album.album_artist not in known.libraries:
             known.libraries[album.album_artist] = await choose_library(session, album.album_artist)
         library_id = known.libraries[album.album_artist]
@@ -854,14 +859,23 @@ class Pipeline:
                 planned = await _planned_songs(session, library_id, infos)
                 await indexer.write(session, planned, {})
                 await indexer.refresh_touched(session)
-                await delete_orphans(session, library_id, [])
+                if not all(song.is_new for song in planned):
+                    # A removed song row reused at its old path may have left its album empty
+                    # (a look over the library's albums: only then).
+                    await delete_orphans(session, library_id, [])
+                # One executemany: the ORM's bulk UPDATE by primary key.
+                await session.execute(
+                    update(ImportItem),
+                    [
+                        {
+                            "id": item.id,
+                            "status": ImportStatus.promoted,
+                            "current_path": str(move.destination),
+                        }
+                        for item, move in zip(items, library_moves, strict=True)
+                    ],
+                )
                 for item, move in zip(items, library_moves, strict=True):
-                    await session.execute(
-                        update(ImportItem)
-                        .where(ImportItem.id == item.id)
-                        .values(status=ImportStatus.promoted, current_path=str(move.destination))
-                        .execution_options(synchronize_session=False)
-                    )
                     await self._audit(
                         session,
                         "import.promoted",
