@@ -494,14 +494,14 @@ async def _scan(settings: Settings, library: str | None, full: bool) -> int:
 def scan(
     library: Annotated[
         str | None,
-        typer.Argument(help="Library name or id (default: every enabled music library)."),
+        typer.Argument(help="Library name or id (default: every enabled library)."),
     ] = None,
     full: Annotated[
         bool, typer.Option("--full", help="Reopen every file, changed or not.")
     ] = False,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Scan music libraries now, in this process (a running server sees the scan as a job).
+    """Scan libraries now, in this process (a running server sees the scan as a job).
 
     Exit code 1 when a scan failed or another one of the same library is under way."""
     settings = load_settings(data_dir=data_dir)

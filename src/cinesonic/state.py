@@ -38,6 +38,12 @@ def _http_client() -> httpx.AsyncClient:
     )
 
 
+def new_http_client() -> httpx.AsyncClient:
+    """An outbound client configured as the app's, for code without an `AppState` (job
+    handlers); the caller closes it."""
+    return _http_client()
+
+
 if TYPE_CHECKING:
     from cinesonic.auth.principal import Principal
     from cinesonic.auth.security import Passwords

@@ -905,7 +905,7 @@ async def revoke_permission(
 
 async def libraries_for_cli(session: AsyncSession, reference: str | None) -> list[Library]:
     """`cinesonic scan [LIBRARY]`: the library named (by id, or name in any case), else every
-    enabled music library."""
+    enabled library that can be scanned."""
     if reference is None:
         return list(
             await session.scalars(

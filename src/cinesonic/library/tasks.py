@@ -90,7 +90,7 @@ async def scan_in_foreground(
     full: bool,
     on_progress: Callable[[str, Progress], None],
 ) -> list[ForegroundScan]:
-    """Scan one library (by name or id) or every enabled music library in this process, as
+    """Scan one library (by name or id) or every enabled library in this process, as
     `cinesonic scan` does. Each scan is still a job row, claimed by this process with a lease
     it renews, so servers see it (one scan per library) and its history is the same."""
     async with db.sessionmaker() as session:
