@@ -1,20 +1,21 @@
-"""`import.process` over a batch of inbound files at once, with the single-file path's outcome.
+"""`import.process` over inbound audio files, a batch at a time.
 
-The single-file path (`Pipeline._process_audio`) spends most of its time on the database, not
-on the files: per file a look-up, a decision in its own session, an intent committed, the item
-committed. A batch does the same work in a fixed number of steps:
+Processing file by file spent most of its time on the database, not on the files: per file a
+look-up, a decision in its own session, an intent committed, the item committed. A batch does
+that work in a fixed number of steps:
 
-    look (identity and checks of every file, in one worker thread) → skip (one query for the
-    batch's already-processed files) → decide (one session; `BatchState` makes the batch's
+    look (identity and checks of every file, in one worker thread, the next batch's while this
+    one is recorded) → skip (one query for the batch's already-processed files) → decide (one
+    session; `lookups.BatchLookups` answers from a few prefetched queries and makes the batch's
     files check each other as staged rows would) → move (every intent committed at once, then
-    the renames: `moves.moving`) → record (items, albums, quarantine records, activity and the
+    the moves: `moves.moving`) → record (items, albums, quarantine records, activity and the
     intents' `done` in one transaction) → announce (events)
 
-The intent protocol is the single-file path's: a crash before the record commits leaves every
+The intent protocol is every pipeline move's: a crash before the record commits leaves every
 intent of the batch `planned`, and recovery puts each file back in inbound. If a move fails
 (a file taken away, a full disk), `moving` puts every moved file of the batch back and the
-error fails the job's attempt, as it does on the single-file path; the retry (`IMPORT_ATTEMPTS`)
-finds the batches already recorded skipped and does the rest again.
+error fails the job's attempt; the retry (`IMPORT_ATTEMPTS`) skips the batches already
+recorded and does the rest again.
 """
 
 from __future__ import annotations
