@@ -94,6 +94,7 @@ def _routers() -> list[APIRouter]:
     from cinesonic.playlist.endpoints import router as playlist
     from cinesonic.rbac.endpoints import router as rbac
     from cinesonic.search.endpoints import router as search
+    from cinesonic.search.video_endpoints import router as video_search
     from cinesonic.setting.endpoints import router as setting
     from cinesonic.share.endpoints import public_router as share_links
     from cinesonic.share.endpoints import router as share
@@ -111,6 +112,7 @@ def _routers() -> list[APIRouter]:
         video_watch,  # before `video`: its literal `/movies/recently-added` must win
         video,
         search,
+        video_search,
         playlist,
         user,
         rbac,
@@ -165,7 +167,9 @@ def _declare_jobs() -> None:
     import cinesonic.importer.tasks
     import cinesonic.job.tasks
     import cinesonic.library.tasks
-    import cinesonic.search.tasks  # noqa: F401
+    import cinesonic.metadata.tasks
+    import cinesonic.search.tasks
+    import cinesonic.video.tasks  # noqa: F401
 
 
 def start_worker(state: AppState) -> Worker:

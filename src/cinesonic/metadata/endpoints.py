@@ -7,6 +7,8 @@ retries), 502 `provider_error` for an answer that cannot be read.
 
 `POST /metadata/add-to-library` (`library.manage`) creates a movie or show in a library of its
 kind from TMDb's details [004]; 409 when that TMDb id is already in the library.
+`POST /movies/{id}/refresh`, `/tvshows/{id}/refresh` and `/libraries/{id}/refresh-metadata`
+(`library.manage`) match scanned items to TMDb and fill them in (`metadata.refresh`).
 
 `/images/{type}/{size}/{path}` serves TMDb artwork to any signed-in principal (`?api_key=`
 accepted, as for every image), fetched once and then served from disk with `ETag` — also while
@@ -15,10 +17,11 @@ TMDb is unreachable. It cannot be taken for `/images/{image_id}`: its paths have
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from starlette.responses import FileResponse
 
 from cinesonic.auth import service as auth_service
@@ -31,8 +34,10 @@ from cinesonic.errors import (
     ValidationFailed,
     error_responses,
 )
+from cinesonic.job.schemas import JobRead
 from cinesonic.kit.conditional import Validators, file_etag, is_not_modified
 from cinesonic.library import service as library_service
+from cinesonic.metadata import refresh
 from cinesonic.metadata import service as metadata_service
 from cinesonic.metadata.artwork import SIZES, ArtworkType, check_request
 from cinesonic.metadata.errors import (
@@ -48,11 +53,14 @@ from cinesonic.metadata.schemas import (
     LibraryItemAdded,
     MovieDetails,
     MovieSearchPage,
+    RefreshRequest,
     SeasonDetails,
     TvDetails,
     TvSearchPage,
 )
 from cinesonic.metadata.tmdb import MAX_PAGE
+from cinesonic.video import service as video_service
+from cinesonic.video.schemas import MovieDetail, TvShowDetail
 
 router = APIRouter(tags=["metadata"])
 images_router = APIRouter(tags=["images"])
@@ -219,6 +227,110 @@ async def add_to_library(
     collection = "movies" if added.kind is AddToLibraryKind.movie else "tvshows"
     response.headers["Location"] = f"/api/v1/{collection}/{added.id}"
     return added
+
+
+# ---------------------------------------------------------------- refreshing library items
+
+REFRESH_ERRORS = (
+    *SIGNED_IN_WRITE,
+    Forbidden,
+    ValidationFailed,
+    refresh.NoConfidentMatch,
+    MetadataNotFound,
+    refresh.TmdbIdInUse,
+    *PROVIDER_ERRORS,
+)
+_REFRESH_TEXT = (
+    'Needs `library.manage`. Body (optional): `{"tmdb_id": n}` takes that TMDb title (404 '
+    "when TMDb does not know it; confidence 1) — how a wrong match is fixed. Without it, an "
+    "item already matched is fetched again by its TMDb id, and an unmatched one is searched "
+    "by its title and year: the best result is taken when its confidence reaches "
+    "`metadata_match_threshold`, else 422 `no_confident_match` with `details.candidates` "
+    "(`tmdb_id`, `title`, `original_title`, `year`, `confidence`, best first, at most 5). "
+    "409 `tmdb_id_in_use` when another item of the library has that TMDb id; 503 "
+    "`provider_unavailable` without a TMDb key or while TMDb is unreachable. Fills in the "
+    "fields, genres, credits, similar titles and the provider image paths (`poster_path`, "
+    "`backdrop_path`: `/images/poster/{size}{poster_path}`), records `match_confidence` and "
+    "`metadata_refreshed_at`, clears `needs_review`, and answers the refreshed item."
+)
+
+
+@router.post(
+    "/movies/{movie_id}/refresh",
+    response_model=MovieDetail,
+    summary="Refresh a movie's metadata from TMDb",
+    description=_REFRESH_TEXT,
+    responses=error_responses(*REFRESH_ERRORS, video_service.MovieNotFound),
+)
+async def refresh_movie(
+    movie_id: uuid.UUID,
+    principal: LibraryManager,
+    session: DbSession,
+    state: State,
+    origin: ClientInfo,
+    body: Annotated[RefreshRequest | None, Body()] = None,
+) -> MovieDetail:
+    wanted = body.tmdb_id if body is not None else None
+    return await refresh.refresh_movie(session, state, principal, origin, movie_id, tmdb_id=wanted)
+
+
+@router.post(
+    "/tvshows/{show_id}/refresh",
+    response_model=TvShowDetail,
+    summary="Refresh a TV show's metadata from TMDb",
+    description=_REFRESH_TEXT + " A show's seasons and episodes are matched by number and "
+    "updated in place (their files stay linked); none is deleted.",
+    responses=error_responses(*REFRESH_ERRORS, video_service.ShowNotFound),
+)
+async def refresh_show(
+    show_id: uuid.UUID,
+    principal: LibraryManager,
+    session: DbSession,
+    state: State,
+    origin: ClientInfo,
+    body: Annotated[RefreshRequest | None, Body()] = None,
+) -> TvShowDetail:
+    wanted = body.tmdb_id if body is not None else None
+    return await refresh.refresh_show(session, state, principal, origin, show_id, tmdb_id=wanted)
+
+
+@router.post(
+    "/libraries/{library_id}/refresh-metadata",
+    status_code=202,
+    response_model=JobRead,
+    summary="Refresh a movie or TV library's metadata from TMDb",
+    description="Enqueues the job `metadata.refresh`: every unmatched movie or show of the "
+    "library is searched at TMDb and matched when the best result's confidence reaches "
+    "`metadata_match_threshold`; the others stay unmatched and are flagged `needs_review` "
+    "(the reason names the best candidate). With `force=true`, matched items whose metadata "
+    "is older than `metadata_cache_ttl_hours` are fetched again too. A provider error counts "
+    "against its item (`failed` in the result), never the job. Needs `library.manage`. 409 "
+    "`refresh_in_progress` while one is queued or running for the library (its `job_id` in "
+    "the details), 409 `refresh_not_supported` for a music library, 503 without a TMDb key. "
+    "Follow the job at `/jobs/{id}`.",
+    responses=error_responses(
+        *SIGNED_IN_WRITE,
+        Forbidden,
+        ValidationFailed,
+        library_service.LibraryNotFound,
+        refresh.RefreshInProgress,
+        refresh.RefreshNotSupported,
+        ProviderUnavailable,
+    ),
+)
+async def refresh_library_metadata(
+    library_id: uuid.UUID,
+    principal: LibraryManager,
+    session: DbSession,
+    state: State,
+    origin: ClientInfo,
+    force: Annotated[
+        bool, Query(description="Also fetch again matched items older than the cache TTL.")
+    ] = False,
+) -> JobRead:
+    return await refresh.start_library_refresh(
+        session, state, principal, origin, library_id, force=force
+    )
 
 
 # ---------------------------------------------------------------- provider artwork

@@ -293,6 +293,13 @@ class AddToLibrary(Schema):
     tmdb_id: int = Field(ge=1, le=2**31 - 1)
 
 
+class RefreshRequest(Schema):
+    """What `/movies/{id}/refresh` and `/tvshows/{id}/refresh` take: the TMDb id of the right
+    title, to fix a wrong match; none: the item's own id, or a search by its title."""
+
+    tmdb_id: int | None = Field(None, ge=1, le=2**31 - 1)
+
+
 class LibraryItemAdded(Schema):
     """The movie or show created from the provider's details, and what came with it."""
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from sqlalchemy.sql import Executable
 from cinesonic.activity import service as activity_service
 from cinesonic.activity.service import Origin
 from cinesonic.auth.principal import Principal
+from cinesonic.config import Settings
 from cinesonic.db import lock_for_update
 from cinesonic.errors import Conflict, ValidationFailed
 from cinesonic.kit.ids import uuid7
@@ -82,9 +84,35 @@ from cinesonic.state import AppState
 async def tmdb_lookups(session: AsyncSession, state: AppState) -> AsyncIterator[TmdbClient]:
     """A TMDb client for a series of look-ups; what they fetched is cached once they are over
     (see `cache.DatabaseCache`: no write lock is held across calls to TMDb)."""
+    async with provider_lookups(session, state.http, state.settings) as tmdb:
+        yield tmdb
+
+
+@asynccontextmanager
+async def provider_lookups(
+    session: AsyncSession, http: httpx.AsyncClient, settings: Settings
+) -> AsyncIterator[TmdbClient]:
+    """`tmdb_lookups` for callers without an `AppState` (jobs)."""
     cache = DatabaseCache(session)
-    yield TmdbClient(state.http, TmdbConfig.from_settings(state.settings), cache)
+    yield TmdbClient(http, TmdbConfig.from_settings(settings), cache)
     await cache.write_pending()
+
+
+def is_provider_configured(settings: Settings) -> bool:
+    return TmdbConfig.from_settings(settings).api_key is not None
+
+
+async def fetch_show(tmdb: TmdbClient, tmdb_id: int) -> tuple[TvDetails, list[SeasonDetails]]:
+    """A show's details with the details of every season TMDb serves (a season it lists but
+    does not serve is left out: the show then lacks its episodes)."""
+    show = await tmdb.tv(tmdb_id)
+    seasons = []
+    for summary in show.seasons:
+        try:
+            seasons.append(await tmdb.season(tmdb_id, summary.season_number))
+        except MetadataNotFound:
+            continue  # listed but not served: the show goes without its episodes
+    return show, seasons
 
 
 def artwork_store(state: AppState) -> ArtworkStore:
@@ -287,8 +315,8 @@ async def _replace_credits(
 
 async def apply_movie_details(session: AsyncSession, movie: Movie, details: MovieDetails) -> None:
     """Make `movie` (new or existing) say what the provider says: its fields (similar titles
-    by TMDb id too), collection, genres and credits (people created or renamed by their TMDb
-    id). Flushes; never commits."""
+    by TMDb id and image paths too), collection, genres and credits (people created or
+    renamed by their TMDb id). Flushes; never commits."""
     movie.title = details.title[:500]
     movie.sort_title = sort_key(details.title)[:500]
     movie.original_title = _text(details.original_title, 500)
@@ -302,6 +330,8 @@ async def apply_movie_details(session: AsyncSession, movie: Movie, details: Movi
     movie.tmdb_id = details.tmdb_id
     movie.imdb_id = _text(details.imdb_id, 16)
     movie.similar_tmdb_ids = [similar.tmdb_id for similar in details.similar]
+    movie.poster_path = _text(details.poster_path, 200)
+    movie.backdrop_path = _text(details.backdrop_path, 200)
     movie.metadata_refreshed_at = utcnow()
     movie.collection_id = None
     if details.collection is not None:
@@ -329,8 +359,9 @@ async def apply_movie_details(session: AsyncSession, movie: Movie, details: Movi
 async def apply_show_details(
     session: AsyncSession, show: TvShow, details: TvDetails, seasons: Sequence[SeasonDetails]
 ) -> None:
-    """Make `show` (new or existing) say what the provider says: its fields, genres, networks,
-    credits, and the seasons and episodes of `seasons` (the provider's season details).
+    """Make `show` (new or existing) say what the provider says: its fields (similar titles and
+    image paths too), genres, networks, credits, and the seasons and episodes of `seasons`
+    (the provider's season details).
     Seasons and episodes are matched by number and updated in place — files linked to them
     stay linked — and none is deleted. Flushes; never commits."""
     show.title = details.name[:500]
@@ -344,6 +375,8 @@ async def apply_show_details(
     show.vote_count = details.vote_count
     show.tmdb_id = details.tmdb_id
     show.similar_tmdb_ids = [similar.tmdb_id for similar in details.similar]
+    show.poster_path = _text(details.poster_path, 200)
+    show.backdrop_path = _text(details.backdrop_path, 200)
     show.metadata_refreshed_at = utcnow()
     session.add(show)
     await session.flush()
@@ -451,16 +484,10 @@ async def add_to_library(
         if body.kind is AddToLibraryKind.movie:
             movie_found = await tmdb.movie(body.tmdb_id)
         else:
-            show_found = await tmdb.tv(body.tmdb_id)
-            seasons = []
-            for summary in show_found.seasons:
-                try:
-                    seasons.append(await tmdb.season(body.tmdb_id, summary.season_number))
-                except MetadataNotFound:
-                    continue  # listed but not served: the show is added without its episodes
+            show_found, seasons = await fetch_show(tmdb, body.tmdb_id)
     # Only now, with every answer in hand (no write lock across calls to TMDb): the check
     # again, under the library's lock, so two adds of one title cannot both pass it.
-    await lock_for_update(session, _add_lock_key(library.id))
+    await lock_for_update(session, library_add_lock_key(library.id))
     await _refuse_duplicate(session, model, library, body.tmdb_id)
     if body.kind is AddToLibraryKind.movie:
         movie = Movie(library_id=library.id)
@@ -482,9 +509,10 @@ async def add_to_library(
     return added
 
 
-def _add_lock_key(library_id: uuid.UUID) -> int:
-    """The advisory-lock key of adds to one library: 63 bits of its id, a purpose mixed in
-    so it never equals the key another domain derives from the same id."""
+def library_add_lock_key(library_id: uuid.UUID) -> int:
+    """The advisory-lock key of adds and refreshes of one library (both give an item a TMDb
+    id): 63 bits of its id, a purpose mixed in so it never equals the key another domain
+    derives from the same id."""
     return (int.from_bytes(library_id.bytes[8:], "big") ^ 0x6D65_7461_6164_64) & (2**63 - 1)
 
 

@@ -39,7 +39,16 @@ from cinesonic.models.base import Base
 
 # SQLite rowids per kind: [start, start + KIND_SPAN). Kinds added later take the next ranges.
 KIND_SPAN = 2**40
-KIND_RANGES = {"artist": 0, "album": KIND_SPAN, "song": 2 * KIND_SPAN}
+KIND_RANGES = {
+    "artist": 0,
+    "album": KIND_SPAN,
+    "song": 2 * KIND_SPAN,
+    # migration 0016
+    "movie": 3 * KIND_SPAN,
+    "tvshow": 4 * KIND_SPAN,
+    "episode": 5 * KIND_SPAN,
+    "person": 6 * KIND_SPAN,
+}
 
 
 class SearchDocument(Base):
@@ -53,8 +62,9 @@ class SearchDocument(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
     )
-    kind: Mapped[str] = mapped_column(String(16))  # artist | album | song
-    ref: Mapped[uuid.UUID]  # the artist's, album's or song's id
+    # artist | album | song | movie | tvshow | episode | person (the last four: migration 0016)
+    kind: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[uuid.UUID]  # the thing's id
     library_id: Mapped[uuid.UUID | None]
     name: Mapped[str] = mapped_column(Text)
     context: Mapped[str] = mapped_column(Text)

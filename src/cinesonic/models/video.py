@@ -133,6 +133,12 @@ class Movie(IdMixin, TimestampMixin, Base):
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The provider's similar titles (TMDb ids); `/similar` shows those in the library.
     similar_tmdb_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    # The provider's image paths (`/images/{type}/{size}/{path}`), set by a metadata refresh.
+    poster_path: Mapped[str | None] = mapped_column(String(200))
+    backdrop_path: Mapped[str | None] = mapped_column(String(200))
+    # No provider result matched confidently; the reason names the best candidate.
+    needs_review: Mapped[bool] = mapped_column(default=False)
+    review_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class TvShow(IdMixin, TimestampMixin, Base):
@@ -162,6 +168,12 @@ class TvShow(IdMixin, TimestampMixin, Base):
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The provider's similar titles (TMDb ids); `/similar` shows those in the library.
     similar_tmdb_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    # The provider's image paths (`/images/{type}/{size}/{path}`), set by a metadata refresh.
+    poster_path: Mapped[str | None] = mapped_column(String(200))
+    backdrop_path: Mapped[str | None] = mapped_column(String(200))
+    # No provider result matched confidently; the reason names the best candidate.
+    needs_review: Mapped[bool] = mapped_column(default=False)
+    review_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Season(IdMixin, TimestampMixin, Base):

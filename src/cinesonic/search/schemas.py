@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field, computed_field
@@ -18,14 +19,19 @@ from cinesonic.kit.pagination import PaginationMeta
 from cinesonic.kit.schemas import Schema
 from cinesonic.models.job import JobStatus
 from cinesonic.music.schemas import AlbumRef, ArtistRef, image_url
+from cinesonic.video.schemas import MovieRead, TvShowRead
 
 
 class SearchType(enum.StrEnum):
-    """What a search may look for. Movies, TV shows, episodes and people come later."""
+    """What a search may look for."""
 
     artist = "artist"
     album = "album"
     song = "song"
+    movie = "movie"
+    tvshow = "tvshow"
+    episode = "episode"
+    person = "person"
 
 
 class ArtistHit(Schema):
@@ -77,7 +83,64 @@ class SongHit(Schema):
     format: str
 
 
-SearchHit = Annotated[ArtistHit | AlbumHit | SongHit, Field(discriminator="type")]
+class _PosterHit(Schema):
+    id: uuid.UUID
+    name: str = Field(description="The title.")
+    title: str
+    score: float
+    library_id: uuid.UUID
+    year: int | None = None
+    rating: float | None = Field(None, description="The provider's vote average (0-10).")
+    poster_image_id: uuid.UUID | None = None
+
+    @computed_field(description="Where the poster is served; None without one.")  # type: ignore[prop-decorator]
+    @property
+    def poster_url(self) -> str | None:
+        return image_url(self.poster_image_id)
+
+
+class MovieHit(_PosterHit):
+    type: Literal["movie"] = "movie"
+
+
+class TvShowHit(_PosterHit):
+    type: Literal["tvshow"] = "tvshow"
+
+
+class ShowRef(Schema):
+    id: uuid.UUID
+    title: str
+
+
+class EpisodeHit(Schema):
+    type: Literal["episode"] = "episode"
+    id: uuid.UUID
+    name: str = Field(description="The episode's title.")
+    title: str
+    score: float
+    show: ShowRef
+    season_number: int
+    episode_number: int | None = None
+    air_date: date | None = None
+
+
+class PersonHit(Schema):
+    type: Literal["person"] = "person"
+    id: uuid.UUID
+    name: str
+    score: float
+    profile_image_id: uuid.UUID | None = None
+
+    @computed_field(description="Where the person's photo is served; None without one.")  # type: ignore[prop-decorator]
+    @property
+    def profile_url(self) -> str | None:
+        return image_url(self.profile_image_id)
+
+
+SearchHit = Annotated[
+    ArtistHit | AlbumHit | SongHit | MovieHit | TvShowHit | EpisodeHit | PersonHit,
+    Field(discriminator="type"),
+]
 
 
 class SearchPage(Schema):
@@ -89,3 +152,87 @@ class ReindexStarted(Schema):
     job_id: uuid.UUID
     status: JobStatus
     is_new: bool = Field(description="False when a rebuild was already queued or running.")
+
+
+# ---------------------------------------------------------------- movies and TV shows
+
+
+class Resolution(enum.StrEnum):
+    """The best file's resolution class, from its height (or its width at 16:9, so a 1920×800
+    scope film is 1080p): 2160p from 2000 lines, 1080p from 1000, 720p from 700, else sd."""
+
+    sd = "sd"
+    hd720 = "720p"
+    hd1080 = "1080p"
+    uhd2160 = "2160p"
+
+
+class MovieResult(MovieRead):
+    score: float | None = Field(
+        None, description="Relevance when `q` is given (3 exact, 2 prefix, 1 other)."
+    )
+    resolution: Resolution | None = Field(None, description="The best present file's.")
+
+
+class TvShowResult(TvShowRead):
+    score: float | None = Field(
+        None, description="Relevance when `q` is given (3 exact, 2 prefix, 1 other)."
+    )
+    resolution: Resolution | None = Field(None, description="The best present episode file's.")
+
+
+class MovieResultPage(Schema):
+    data: list[MovieResult]
+    pagination: PaginationMeta
+
+
+class TvShowResultPage(Schema):
+    data: list[TvShowResult]
+    pagination: PaginationMeta
+
+
+class GenreFacet(Schema):
+    id: uuid.UUID
+    name: str
+    count: int
+
+
+class DecadeFacet(Schema):
+    decade: int = Field(description="1990 for the 1990s.")
+    count: int
+
+
+class RatingFacet(Schema):
+    bucket: str = Field(description='"0-2" … "8-10" (the upper bound belongs to the next one).')
+    min: int
+    max: int
+    count: int
+
+
+class ResolutionFacet(Schema):
+    resolution: Resolution
+    count: int
+
+
+class Facets(Schema):
+    total: int = Field(description="Titles matching every filter.")
+    genres: list[GenreFacet]
+    decades: list[DecadeFacet]
+    ratings: list[RatingFacet]
+    resolutions: list[ResolutionFacet]
+
+
+class Suggestions(Schema):
+    data: list[Annotated[MovieHit | TvShowHit, Field(discriminator="type")]]
+
+
+class MultiGroup(Schema):
+    data: list[SearchHit]
+    total: int = Field(description="Matches of this type, up to 1,000.")
+
+
+class MultiResults(Schema):
+    movies: MultiGroup
+    tvshows: MultiGroup
+    episodes: MultiGroup
+    people: MultiGroup

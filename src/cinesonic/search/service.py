@@ -17,7 +17,10 @@ matches up to `MAX_TOTAL`. When PostgreSQL finds nothing for a one-word query an
 installed, names similar by trigrams are offered instead (typos: "beyonse" → "Beyoncé"), scored
 below 1.
 
-Visibility: what lies in libraries the user may read (`music_service.scope_of`). Removed songs,
+Movies, TV shows, episodes and people are indexed too (migration 0016), needing `video.read`;
+people are shared like artists and visible when credited on a title the user may read.
+
+Visibility: what lies in libraries the user may read (`search_scope`). Removed songs,
 albums without songs and (SQLite) artists without songs or albums are not in the index at all.
 """
 
@@ -27,13 +30,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Float,
     Select,
     and_,
@@ -57,18 +61,25 @@ from cinesonic.db import Database
 from cinesonic.errors import Forbidden
 from cinesonic.kit.pagination import PageParams
 from cinesonic.kit.text import ARTICLES, fold, sort_key
+from cinesonic.library import service as library_service
 from cinesonic.models.job import Job
+from cinesonic.models.library import Library
 from cinesonic.models.music import Album, Artist, LibraryArtist, Song, SongArtist
 from cinesonic.models.search import KIND_RANGES, KIND_SPAN, SearchDocument
+from cinesonic.models.video import Credit, Episode, Movie, Person, TvShow
 from cinesonic.music import service as music_service
 from cinesonic.music.service import Scope
 from cinesonic.search.schemas import (
     AlbumHit,
     ArtistHit,
+    EpisodeHit,
+    MovieHit,
+    PersonHit,
     ReindexStarted,
     SearchPage,
     SearchType,
     SongHit,
+    TvShowHit,
 )
 from cinesonic.worker import queue
 
@@ -96,7 +107,7 @@ class SearchForbidden(Forbidden):
     message = "You may not search for this type."
 
 
-Hit = ArtistHit | AlbumHit | SongHit
+Hit = ArtistHit | AlbumHit | SongHit | MovieHit | TvShowHit | EpisodeHit | PersonHit
 
 
 @dataclass(frozen=True)
@@ -111,7 +122,30 @@ SOURCES: dict[SearchType, Source] = {
     SearchType.artist: Source("music.read", 0),
     SearchType.album: Source("music.read", 1),
     SearchType.song: Source("music.read", 2),
+    SearchType.movie: Source("video.read", 3),
+    SearchType.tvshow: Source("video.read", 4),
+    SearchType.episode: Source("video.read", 5),
+    SearchType.person: Source("video.read", 6),
 }
+MUSIC_KINDS = frozenset({SearchType.artist, SearchType.album, SearchType.song})
+VIDEO_KINDS = frozenset(
+    {SearchType.movie, SearchType.tvshow, SearchType.episode, SearchType.person}
+)
+# What the video documents are drawn from (see `search_scope` for the cache of answers).
+VIDEO_TABLES = (
+    "movie",
+    "tv_show",
+    "season",
+    "episode",
+    "media_file",
+    "video_file",
+    "person",
+    "credit",
+    "video_genre",
+    "movie_genre",
+    "show_genre",
+)
+SEARCH_TABLES = (*music_service.MUSIC_TABLES, *VIDEO_TABLES)
 
 
 @dataclass(frozen=True)
@@ -168,14 +202,34 @@ def _tie_order() -> ColumnElement[int]:
     )
 
 
+def _credited(libraries: list[uuid.UUID] | None) -> Select[Any] | CompoundSelect[Any]:
+    """People credited on a title of `libraries` (any library when None)."""
+    if libraries is None:
+        return select(Credit.person_id)
+    on_movies = (
+        select(Credit.person_id)
+        .join(Movie, Movie.id == Credit.movie_id)
+        .where(Movie.library_id.in_(libraries))
+    )
+    on_shows = (
+        select(Credit.person_id)
+        .join(TvShow, TvShow.id == Credit.show_id)
+        .where(TvShow.library_id.in_(libraries))
+    )
+    return on_movies.union(on_shows)
+
+
 def _visible(libraries: list[uuid.UUID] | None) -> ColumnElement[bool]:
-    """Row by row: albums and songs by their library, artists by their songs and albums."""
+    """Row by row: albums, songs and video by their library, artists by their songs and
+    albums, people by their credits."""
     present = or_(LibraryArtist.song_count > 0, LibraryArtist.album_count > 0)
     artists = select(LibraryArtist.artist_id).where(present)
+    people = and_(doc.c.kind == SearchType.person.value, doc.c.ref.in_(_credited(libraries)))
     if libraries is None:
         return or_(
             doc.c.library_id.is_not(None),
             and_(doc.c.kind == SearchType.artist.value, doc.c.ref.in_(artists)),
+            people,
         )
     return or_(
         doc.c.library_id.in_(libraries),
@@ -183,13 +237,84 @@ def _visible(libraries: list[uuid.UUID] | None) -> ColumnElement[bool]:
             doc.c.kind == SearchType.artist.value,
             doc.c.ref.in_(artists.where(LibraryArtist.library_id.in_(libraries))),
         ),
+        people,
     )
+
+
+# ---------------------------------------------------------------- scope and cached answers
+
+
+def _scope_key(principal: Principal, library_id: uuid.UUID | None) -> str:
+    # The permissions are in the key: a principal whose roles change is a new principal.
+    manage, read = principal.can("library.manage"), principal.can("library.read")
+    return f"search.scope:{principal.id}:{manage:d}{read:d}:{library_id}"
+
+
+async def search_scope(
+    session: AsyncSession, principal: Principal, library_id: uuid.UUID | None = None
+) -> Scope:
+    """The libraries (of every kind) whose things a search may show, narrowed to `library_id`
+    when given (404 when it is not readable); None when every library is readable, the common
+    case where queries need no library condition. Kept in `Database.results` while the
+    libraries and their grants are unchanged."""
+    db = Database.of(session)
+    versions = db.table_versions(music_service.SCOPE_TABLES)
+    key = _scope_key(principal, library_id)
+    scope = db.results.get(key, versions)
+    if isinstance(scope, Scope):
+        return scope
+    readable = await library_service.readable_library_ids(session, principal)
+    if library_id is not None:
+        if readable is None:
+            await library_service.get_library(session, library_id)
+        elif library_id not in readable:
+            raise library_service.LibraryNotFound()
+        scope = Scope([library_id])
+    elif readable is None or not readable:
+        scope = Scope(readable)
+    elif set(await session.scalars(select(Library.id))) <= set(readable):
+        scope = Scope(None)
+    else:
+        scope = Scope(readable)
+    db.results.set(key, versions, scope)
+    return scope
+
+
+async def cached_answer(
+    db: Database,
+    principal: Principal,
+    library_id: uuid.UUID | None,
+    what: str,
+    tables: tuple[str, ...],
+    build: Callable[[AsyncSession, Scope], Awaitable[bytes]],
+) -> bytes:
+    """A serialized answer, reused while none of `tables` has been written since it was built
+    (the `music_service.cached_page` pattern): shared by readers of the same libraries, so
+    `what` names every parameter that shapes it (and the user, for per-user answers). A hit
+    opens no database session when the scope is known."""
+    versions = db.table_versions(tables)
+    scope = db.results.get(
+        _scope_key(principal, library_id), db.table_versions(music_service.SCOPE_TABLES)
+    )
+    if not isinstance(scope, Scope):
+        async with db.session() as session:
+            scope = await search_scope(session, principal, library_id)
+    known = scope
+
+    async def build_answer() -> bytes:
+        async with db.session() as session:
+            return await build(session, known)
+
+    libraries = "all" if scope.libraries is None else ",".join(sorted(map(str, scope.libraries)))
+    body = await db.results.get_or_build(f"search:{libraries}:{what}", versions, build_answer)
+    assert isinstance(body, bytes)
+    return body
 
 
 # ---------------------------------------------------------------- SQLite: FTS5
 
 
-def _fts_prefix_of_name(query: ParsedQuery) -> str | None:
+def fts_prefix_of_name(query: ParsedQuery) -> str | None:
     """The name starts with the query's words, the last one as a prefix. The indexed name is
     the sort form, without its article; so is the query here. None for a lone article ("the"):
     no sort form starts with one, and looking costs a scan of every "the…" word."""
@@ -201,7 +326,7 @@ def _fts_prefix_of_name(query: ParsedQuery) -> str | None:
     return 'name : ^"' + " ".join(words) + '"*'
 
 
-def _fts_all_words(query: ParsedQuery) -> str:
+def fts_all_words(query: ParsedQuery) -> str:
     words = [f'"{word}"' for word in query.words]
     words[-1] += "*"
     return "{name context} : (" + " ".join(words) + ")"
@@ -227,7 +352,7 @@ def _rank_sqlite(
     """One statement: the names equal to the query (by `key`), a page's worth of each other
     tier in rowid order, and the matches counted up to MAX_TOTAL — all without touching the
     matches beyond what a page needs."""
-    prefix, every = _fts_prefix_of_name(query), _fts_all_words(query)
+    prefix, every = fts_prefix_of_name(query), fts_all_words(query)
     if scope.libraries is None:
         library_filter, exact_visible = "", "1 = 1"
     else:
@@ -236,7 +361,10 @@ def _rank_sqlite(
         exact_visible = (
             "(d.library_id IN :libraries OR (d.kind = 'artist' AND EXISTS (SELECT 1 FROM "
             "library_artist la WHERE la.artist_id = d.ref AND la.library_id IN :libraries "
-            "AND (la.song_count > 0 OR la.album_count > 0))))"
+            "AND (la.song_count > 0 OR la.album_count > 0))) OR (d.kind = 'person' AND EXISTS "
+            "(SELECT 1 FROM credit c LEFT JOIN movie m ON m.id = c.movie_id "
+            "LEFT JOIN tv_show s ON s.id = c.show_id WHERE c.person_id = d.ref "
+            "AND coalesce(m.library_id, s.library_id) IN :libraries)))"
         )
     in_kinds = _sqlite_kinds(kinds)
 
@@ -293,11 +421,11 @@ def _rank_sqlite(
 # ---------------------------------------------------------------- PostgreSQL: tsvector
 
 
-def _tsquery(words: Sequence[str]) -> str:
+def tsquery_text(words: Sequence[str]) -> str:
     return " & ".join(f"'{word}'" for word in words) + ":*"
 
 
-def _pg_tier(query: ParsedQuery) -> ColumnElement[float]:
+def pg_tier(query: ParsedQuery) -> ColumnElement[float]:
     names = query.names
     by_length: dict[int, list[str]] = {}
     for name in names:
@@ -337,23 +465,23 @@ async def _rank_postgres(
     conditions = [doc.c.kind.in_(list(kinds)), _visible(scope.libraries)]
     tsv: ColumnElement[Any] = literal_column("search_document.tsv")
     tsquery = func.to_tsquery(
-        literal_column("'simple'::regconfig"), bindparam("tsquery", _tsquery(query.words))
+        literal_column("'simple'::regconfig"), bindparam("tsquery", tsquery_text(query.words))
     )
     relevance = cast(func.ts_rank(tsv, tsquery), Float)
-    score = _pg_tier(query) + relevance / (relevance + 1.0)
+    score = pg_tier(query) + relevance / (relevance + 1.0)
     ranked = await _page(session, tsv.op("@@")(tsquery), score, conditions, params)
     # Typos are forgiven in one-word queries only: for several words, "every word matches" is
     # what the user asked for, and a whole name similar to them all is rarely what they meant.
     if ranked.total or len(query.words) != 1 or len(query.words[0]) < FUZZY_MIN_LENGTH:
         return ranked
-    if not await _has_trigram_index(session):
+    if not await has_trigram_index(session):
         return ranked
     typed: BindParameter[str] = bindparam("fuzzy", query.folded)
     similarity = cast(func.similarity(doc.c.key, typed), Float)
     return await _page(session, doc.c.key.op("%")(typed), similarity * 0.5, conditions, params)
 
 
-async def _has_trigram_index(session: AsyncSession) -> bool:
+async def has_trigram_index(session: AsyncSession) -> bool:
     """Whether migration 0008 could build the trigram index (pg_trgm may be missing); asked
     once per pooled connection."""
     connection = await session.connection()
@@ -444,20 +572,71 @@ def _draw_statement(all_libraries: bool) -> Select[Any]:
 _DRAW = {all_libraries: _draw_statement(all_libraries) for all_libraries in (True, False)}
 
 
-def _draw(session: Session, ranked: list[tuple[int, float]], scope: Scope) -> list[Hit]:
-    """The hits of a page, in its order, from one statement over the page's documents."""
+def _draw_video_statement() -> Select[Any]:
+    """What a page of movie, show, episode and person hits shows (`:documents`)."""
+    show = aliased(TvShow)
+    return (
+        select(
+            doc.c.id.label("document_id"),
+            doc.c.kind,
+            doc.c.ref,
+            Movie.title.label("movie_title"),
+            Movie.library_id.label("movie_library"),
+            Movie.year.label("movie_year"),
+            Movie.rating.label("movie_rating"),
+            Movie.poster_image_id.label("movie_poster"),
+            show.id.label("show_id"),
+            show.title.label("show_title"),
+            show.library_id.label("show_library"),
+            show.year.label("show_year"),
+            show.rating.label("show_rating"),
+            show.poster_image_id.label("show_poster"),
+            Episode.title.label("episode_title"),
+            Episode.season_number,
+            Episode.episode_number,
+            Episode.air_date,
+            Person.name.label("person_name"),
+            Person.profile_image_id,
+        )
+        .select_from(doc)
+        .outerjoin(Movie, and_(doc.c.kind == SearchType.movie.value, Movie.id == doc.c.ref))
+        .outerjoin(Episode, and_(doc.c.kind == SearchType.episode.value, Episode.id == doc.c.ref))
+        .outerjoin(
+            show,
+            show.id
+            == case((doc.c.kind == SearchType.tvshow.value, doc.c.ref), else_=Episode.show_id),
+        )
+        .outerjoin(Person, and_(doc.c.kind == SearchType.person.value, Person.id == doc.c.ref))
+        .where(doc.c.id.in_(bindparam("documents", expanding=True)))
+    )
+
+
+_DRAW_VIDEO = _draw_video_statement()
+
+
+def _draw(
+    session: Session, ranked: list[tuple[int, float]], scope: Scope, kinds: Sequence[str]
+) -> list[Hit]:
+    """The hits of a page, in its order, from one statement per family of `kinds` (music,
+    video) over the page's documents (each leaves the other family's documents out)."""
     if not ranked:
         return []
-    values: dict[str, Any] = {"documents": [document_id for document_id, _score in ranked]}
-    if scope.libraries is not None:
-        values["libraries"] = scope.libraries
-    rows = session.execute(_DRAW[scope.libraries is None], values)
+    documents = [document_id for document_id, _score in ranked]
     hits: dict[int, Hit] = {}
     scores = dict(ranked)
-    for row in rows:
-        hit = _hit(row, scores[row.document_id])
-        if hit is not None:
-            hits[row.document_id] = hit
+    if MUSIC_KINDS.intersection(kinds):
+        values: dict[str, Any] = {"documents": documents}
+        if scope.libraries is not None:
+            values["libraries"] = scope.libraries
+        for row in session.execute(_DRAW[scope.libraries is None], values):
+            hit = _hit(row, scores[row.document_id])
+            if hit is not None:
+                hits[row.document_id] = hit
+    if VIDEO_KINDS.intersection(kinds):
+        for row in session.execute(_DRAW_VIDEO, {"documents": documents}):
+            found = _video_hit(row, scores[row.document_id])
+            if found is not None:
+                hits[row.document_id] = found
     # A thing changed since it was ranked (another transaction) is left out.
     return [hits[document_id] for document_id, _score in ranked if document_id in hits]
 
@@ -521,6 +700,50 @@ def _hit(row: Any, score: float) -> Hit | None:
     return None
 
 
+def _video_hit(row: Any, score: float) -> Hit | None:
+    kind = row.kind
+    if kind == SearchType.movie.value and row.movie_title is not None:
+        return MovieHit(
+            id=row.ref,
+            name=row.movie_title,
+            title=row.movie_title,
+            score=score,
+            library_id=row.movie_library,
+            year=row.movie_year,
+            rating=row.movie_rating,
+            poster_image_id=row.movie_poster,
+        )
+    if kind == SearchType.tvshow.value and row.show_title is not None:
+        return TvShowHit(
+            id=row.ref,
+            name=row.show_title,
+            title=row.show_title,
+            score=score,
+            library_id=row.show_library,
+            year=row.show_year,
+            rating=row.show_rating,
+            poster_image_id=row.show_poster,
+        )
+    if kind == SearchType.episode.value and row.episode_title and row.show_title is not None:
+        return EpisodeHit.model_validate(
+            {
+                "id": row.ref,
+                "name": row.episode_title,
+                "title": row.episode_title,
+                "score": score,
+                "show": {"id": row.show_id, "title": row.show_title},
+                "season_number": row.season_number,
+                "episode_number": row.episode_number,
+                "air_date": row.air_date,
+            }
+        )
+    if kind == SearchType.person.value and row.person_name is not None:
+        return PersonHit(
+            id=row.ref, name=row.person_name, score=score, profile_image_id=row.profile_image_id
+        )
+    return None
+
+
 async def search(
     session: AsyncSession,
     principal: Principal,
@@ -532,8 +755,8 @@ async def search(
     query = parse_query(raw_query)
     if not query.words:
         return [], 0
-    scope = await music_service.scope_of(session, principal)
-    return await _search_in(session, scope, query, types, params)
+    scope = await search_scope(session, principal)
+    return await search_in(session, scope, query, types, params)
 
 
 async def search_page(
@@ -550,15 +773,15 @@ async def search_page(
     query = parse_query(raw_query)
 
     async def build(session: AsyncSession, scope: Scope) -> bytes:
-        hits, total = await _search_in(session, scope, query, types, params, db)
+        hits, total = await search_in(session, scope, query, types, params, db)
         page = SearchPage(data=hits, pagination=params.meta(total))
         return page.__pydantic_serializer__.to_json(page)
 
     what = f"search:{query.words}:{query.names}:{[kind.value for kind in types]}:{params}"
-    return await music_service.cached_page(db, principal, None, what, build)
+    return await cached_answer(db, principal, None, what, SEARCH_TABLES, build)
 
 
-async def _search_in(
+async def search_in(
     session: AsyncSession,
     scope: Scope,
     query: ParsedQuery,
@@ -573,12 +796,12 @@ async def _search_in(
     kinds = [kind.value for kind in types]
     if session.get_bind().dialect.name == "postgresql":
         ranked = await _rank_postgres(session, query, kinds, scope, params)
-        hits = await session.run_sync(lambda sync: _draw(sync, ranked.rows, scope))
+        hits = await session.run_sync(lambda sync: _draw(sync, ranked.rows, scope, kinds))
         return hits, ranked.total
 
     def rank_and_draw(sync: Session) -> tuple[list[Hit], int]:
         found = _rank_sqlite(sync, query, kinds, scope, params)
-        return _draw(sync, found.rows, scope), found.total
+        return _draw(sync, found.rows, scope, kinds), found.total
 
     if db is None:
         return await session.run_sync(rank_and_draw)
@@ -689,8 +912,76 @@ POSTGRES_DOCUMENTS = [
 ]
 
 
+# Video documents, as the triggers of migration 0016 write them.
+_VIDEO_ARTICLES = tuple(article.strip() for article in ARTICLES)
+
+
+def _sqlite_key(expression: str) -> str:
+    for letter, spelled in _SQLITE_SPELLED:
+        expression = f"replace({expression}, '{letter}', '{spelled}')"
+    return f"trim(lower({expression}))"
+
+
+def _sqlite_sort_form(key: str) -> str:
+    cases = " ".join(
+        f"WHEN {key} LIKE '{article} _%' THEN substr({key}, {len(article) + 2})"
+        for article in _VIDEO_ARTICLES
+    )
+    return f"CASE {cases} ELSE {key} END"
+
+
+def _sqlite_title(table: str, alias: str, kind: str) -> str:
+    return (
+        f"SELECT {_next_id(kind)}, '{kind}', {alias}.id, {alias}.library_id, "
+        f"{_sqlite_words(f'{alias}.sort_title')}, "
+        f"{_sqlite_fold(f'{alias}.title')} || ' ' || "
+        f"coalesce({_sqlite_fold(f'{alias}.original_title')}, '') || ' ' || "
+        f"coalesce({alias}.year, ''), {alias}.sort_title, 'l' || {alias}.library_id "
+        f"FROM {table} {alias}"
+    )
+
+
+def _pg_title(table: str, alias: str, kind: str) -> str:
+    return (
+        f"SELECT '{kind}', {alias}.id, {alias}.library_id, search_fold({alias}.title), "
+        f"search_fold(concat_ws(' ', {alias}.original_title, {alias}.year::text)), "
+        f"{alias}.sort_title, '' FROM {table} {alias}"
+    )
+
+
+_PERSON_LIBRARIES = (
+    "SELECT coalesce(m.library_id, s.library_id) AS library_id FROM credit c "
+    "LEFT JOIN movie m ON m.id = c.movie_id LEFT JOIN tv_show s ON s.id = c.show_id "
+    "WHERE c.person_id = p.id"
+)
+SQLITE_DOCUMENTS += [
+    _sqlite_title("movie", "m", "movie"),
+    _sqlite_title("tv_show", "s", "tvshow"),
+    f"SELECT {_next_id('episode')}, 'episode', e.id, s.library_id, "
+    f"{_sqlite_words(_sqlite_sort_form(_sqlite_key('e.title')))}, "
+    f"{_sqlite_fold('e.title')} || ' ' || {_sqlite_fold('s.title')}, "
+    f"{_sqlite_key('e.title')}, 'l' || s.library_id "
+    "FROM episode e JOIN tv_show s ON s.id = e.show_id "
+    "WHERE e.title IS NOT NULL AND trim(e.title) <> ''",
+    f"SELECT {_next_id('person')}, 'person', p.id, NULL, "
+    f"{_sqlite_words(_sqlite_key('p.name'))}, {_sqlite_fold('p.name')}, "
+    f"{_sqlite_key('p.name')}, (SELECT group_concat('l' || library_id, ' ') FROM "
+    f"(SELECT DISTINCT library_id FROM ({_PERSON_LIBRARIES}) WHERE library_id IS NOT NULL)) "
+    "FROM person p WHERE EXISTS (SELECT 1 FROM credit c WHERE c.person_id = p.id)",
+]
+POSTGRES_DOCUMENTS += [
+    _pg_title("movie", "m", "movie"),
+    _pg_title("tv_show", "s", "tvshow"),
+    "SELECT 'episode', e.id, s.library_id, search_fold(e.title), search_fold(s.title), "
+    "search_fold(e.title), '' FROM episode e JOIN tv_show s ON s.id = e.show_id "
+    "WHERE e.title IS NOT NULL AND trim(e.title) <> ''",
+    "SELECT 'person', p.id, NULL::uuid, search_fold(p.name), '', search_fold(p.name), '' "
+    "FROM person p",
+]
+
+
 async def rebuild_index(session: AsyncSession) -> dict[str, int]:
-    """Write every document again from the music tables (after a restore, or to repair an
+    """Write every document again from the music and video tables (after a restore, or to repair an
     index a tool writing around the triggers left wrong). One transaction: searches see the
     old index until it commits. Returns the documents written per kind."""
     postgres = session.get_bind().dialect.name == "postgresql"

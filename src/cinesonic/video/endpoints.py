@@ -2,10 +2,10 @@
 browsing of movies and TV shows with their seasons and episodes.
 
 Reading needs `video.read`, streaming `video.stream` (`?api_key=` accepted, for players),
-changing associations `library.manage`. Anything in a library the caller may not read is a
-404, as if it did not exist. Literal paths (`/tvshows/seasons/…`, `/tvshows/episodes/…`) are
-declared before `/tvshows/{show_id}`. HTTP only: rules are `video.service`, bytes
-`video.streaming`.
+changing associations and deleting movies and shows `library.manage`. Anything in a library
+the caller may not read is a 404, as if it did not exist. Literal paths (`/tvshows/seasons/…`,
+`/tvshows/episodes/…`) are declared before `/tvshows/{show_id}`. HTTP only: rules are
+`video.service`, bytes `video.streaming`.
 """
 
 from __future__ import annotations
@@ -255,6 +255,22 @@ async def read_movie(
     return await people.movie_detail(session, principal, movie_id)
 
 
+@router.delete(
+    "/movies/{movie_id}",
+    response_model=DeletedResponse,
+    summary="Delete a movie (its files stay on disk)",
+    description="Deletes the movie with its file associations, credits and everyone's watch "
+    "state; the files stay on disk, unlinked. People no other title credits are removed by "
+    "the background job `video.prune_people` this enqueues. Needs `library.manage`.",
+    responses=error_responses(*SIGNED_IN_WRITE, video_service.MovieNotFound, ValidationFailed),
+)
+async def delete_movie(
+    movie_id: uuid.UUID, actor: Manager, session: DbSession, origin: ClientInfo
+) -> DeletedResponse:
+    await video_service.delete_movie(session, actor, origin, movie_id)
+    return DeletedResponse()
+
+
 @router.get(
     "/movies/{movie_id}/files",
     response_model=MediaFilePage,
@@ -358,6 +374,23 @@ async def list_shows(
 )
 async def read_show(show_id: uuid.UUID, principal: VideoReader, session: DbSession) -> TvShowDetail:
     return await people.show_detail(session, principal, show_id)
+
+
+@router.delete(
+    "/tvshows/{show_id}",
+    response_model=DeletedResponse,
+    summary="Delete a TV show (its files stay on disk)",
+    description="Deletes the show with its seasons, episodes, their file associations, "
+    "credits and everyone's watch state; the files stay on disk, unlinked. People no other "
+    "title credits are removed by the background job `video.prune_people` this enqueues. "
+    "Needs `library.manage`.",
+    responses=error_responses(*SIGNED_IN_WRITE, video_service.ShowNotFound, ValidationFailed),
+)
+async def delete_show(
+    show_id: uuid.UUID, actor: Manager, session: DbSession, origin: ClientInfo
+) -> DeletedResponse:
+    await video_service.delete_show(session, actor, origin, show_id)
+    return DeletedResponse()
 
 
 @router.get(

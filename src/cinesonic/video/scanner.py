@@ -20,6 +20,8 @@ Rules it keeps:
   count; it never stops the scan.
 - A file gets the associations its name says (`media_file`, source `scan`) only while it has
   none: a file linked by hand, or already linked, keeps what it has.
+- A scan that made movies or shows enqueues `metadata.refresh` of the library in its last
+  transaction, when a TMDb key is configured (without one the library stays as the names say).
 
 It reads files and writes the database; it never writes, moves or deletes a media file.
 """
@@ -60,6 +62,7 @@ from cinesonic.library.scanner import (
     RootUnavailable,
     ScanAbandoned,
 )
+from cinesonic.metadata import refresh as metadata_refresh
 from cinesonic.models.image import ImageKind
 from cinesonic.models.library import (
     Library,
@@ -318,6 +321,7 @@ class VideoScanner:
         self.catalogue = Catalogue()
         self.art_tried: set[tuple[str, uuid.UUID]] = set()
         self.known_files = 0
+        self.started_at: datetime | None = None
         self._last_event = 0.0
         self._store = image_service.image_store(settings.data_dir)
 
@@ -415,6 +419,7 @@ class VideoScanner:
         await session.execute(delete(LibraryScanError).where(LibraryScanError.scan_id == scan.id))
         scan.status = ScanStatus.running
         scan.started_at = scan.started_at or utcnow()
+        self.started_at = scan.started_at
         scan.finished_at = None
         scan.message = None
         scan.job_id = self.job_id or scan.job_id
@@ -1030,7 +1035,21 @@ class VideoScanner:
                 .values(last_scanned_at=now)
                 .execution_options(synchronize_session=False)
             )
+            if await self._added_items(session):
+                assert self.library_id is not None
+                await metadata_refresh.enqueue_after_scan(session, self.settings, self.library_id)
         await self._event("library.scan.succeeded", force=True, status="succeeded")
+
+    async def _added_items(self, session: Any) -> bool:
+        """Whether this scan (any of its attempts) made movies or shows, which a metadata
+        refresh then fills in."""
+        model: type[Movie] | type[TvShow] = Movie if self.kind == LibraryKind.movies else TvShow
+        statement = select(model.id).where(
+            model.library_id == self.library_id, model.tmdb_id.is_(None)
+        )
+        if self.started_at is not None:
+            statement = statement.where(model.added_at >= self.started_at)
+        return await session.scalar(statement.limit(1)) is not None
 
     # ------------------------------------------------------------------ progress and events
 

@@ -39,6 +39,25 @@ class _WithArt(Schema):
         return image_url(self.backdrop_image_id)
 
 
+class _Matched(_WithArt):
+    """A movie's or show's match at the metadata provider (set by a metadata refresh)."""
+
+    poster_path: str | None = Field(
+        None,
+        description="TMDb's poster path, served at `/api/v1/images/poster/{size}{poster_path}` "
+        "(set by a metadata refresh).",
+    )
+    backdrop_path: str | None = Field(
+        None, description="TMDb's backdrop path (`/api/v1/images/backdrop/{size}{backdrop_path}`)."
+    )
+    match_confidence: float | None = Field(
+        None, description="How surely the provider match is this title (0–1; 1: chosen by id)."
+    )
+    metadata_refreshed_at: datetime | None = None
+    needs_review: bool = Field(False, description="No provider result matched confidently.")
+    review_reason: str | None = None
+
+
 # ---------------------------------------------------------------- files
 
 
@@ -222,7 +241,7 @@ class ProgressUpdate(Schema):
 # ---------------------------------------------------------------- movies
 
 
-class MovieRead(_WithArt):
+class MovieRead(_Matched):
     id: uuid.UUID
     library_id: uuid.UUID
     title: str
@@ -283,7 +302,7 @@ MoviePage = Page[MovieRead]
 # ---------------------------------------------------------------- TV
 
 
-class TvShowRead(_WithArt):
+class TvShowRead(_Matched):
     id: uuid.UUID
     library_id: uuid.UUID
     title: str

@@ -9,6 +9,12 @@ Associations made by hand (`source: manual`) link a file to a movie of its libra
 episode of a show of its library (created from the numbers when the show lacks it); the same
 link twice is a 409. Deleting an association never touches the file. The scanner owns the rest
 of these rows; this module never reads media files.
+
+Deleting a movie or a show deletes its rows (the database cascades: seasons, episodes, file
+associations, credits, watch state) and never a file: its files stay, unlinked, until a person
+links them again (an unchanged file is not re-read by an incremental scan; a full scan makes
+the item again from the file name). People left without a credit go in the background job
+`video.prune_people` the delete enqueues [004].
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
@@ -28,12 +34,15 @@ from cinesonic.auth.principal import Principal
 from cinesonic.errors import Conflict, NotFound, ValidationFailed
 from cinesonic.kit.pagination import PageParams, apply_sort, paginate_rows
 from cinesonic.library import service as library_service
+from cinesonic.models.job import Job, JobStatus
 from cinesonic.models.video import (
+    Credit,
     Episode,
     MediaFile,
     MediaFileSource,
     Movie,
     MovieGenre,
+    Person,
     Season,
     ShowGenre,
     TvShow,
@@ -52,6 +61,7 @@ from cinesonic.video.schemas import (
     TvShowRead,
     VideoFileRead,
 )
+from cinesonic.worker import queue as job_queue
 
 Sortable = dict[str, ColumnElement[Any] | QueryableAttribute[Any]]
 MOVIE_SORTS: Sortable = {
@@ -115,6 +125,7 @@ class OtherLibrary(ValidationFailed):
 
 
 LibraryNotFound = library_service.LibraryNotFound
+PRUNE_PEOPLE_JOB = "video.prune_people"
 
 
 # ---------------------------------------------------------------- visibility
@@ -679,3 +690,70 @@ async def episode_files(
 ) -> tuple[list[MediaFileRead], int]:
     episode = await visible_episode(session, principal, episode_id)
     return await list_media_files(session, principal, params, episode_id=episode.id)
+
+
+# ---------------------------------------------------------------- deleting movies and shows
+
+
+async def _linked_file_count(session: AsyncSession, condition: ColumnElement[bool]) -> int:
+    count = await session.scalar(select(func.count()).select_from(MediaFile).where(condition))
+    return int(count or 0)
+
+
+async def delete_movie(
+    session: AsyncSession, actor: Principal, origin: Origin, movie_id: uuid.UUID
+) -> None:
+    movie = await visible_movie(session, actor, movie_id)
+    files = await _linked_file_count(session, MediaFile.movie_id == movie.id)
+    await activity_service.record_by(
+        session,
+        actor,
+        action="movie.delete",
+        resource_type="movie",
+        resource_id=movie.id,
+        origin=origin,
+        details={"title": movie.title, "tmdb_id": movie.tmdb_id, "files_unlinked": files},
+    )
+    await session.execute(delete(Movie).where(Movie.id == movie.id))
+    session.expunge(movie)
+    await enqueue_people_prune(session)
+
+
+async def delete_show(
+    session: AsyncSession, actor: Principal, origin: Origin, show_id: uuid.UUID
+) -> None:
+    show = await visible_show(session, actor, show_id)
+    episodes = select(Episode.id).where(Episode.show_id == show.id)
+    files = await _linked_file_count(session, MediaFile.episode_id.in_(episodes))
+    await activity_service.record_by(
+        session,
+        actor,
+        action="tvshow.delete",
+        resource_type="tv_show",
+        resource_id=show.id,
+        origin=origin,
+        details={"title": show.title, "tmdb_id": show.tmdb_id, "files_unlinked": files},
+    )
+    await session.execute(delete(TvShow).where(TvShow.id == show.id))
+    session.expunge(show)
+    await enqueue_people_prune(session)
+
+
+async def enqueue_people_prune(session: AsyncSession) -> None:
+    """One queued prune serves every delete before it runs; a running one may have looked
+    already, so a delete then queues the next."""
+    queued = await session.scalar(
+        select(Job.id).where(Job.type == PRUNE_PEOPLE_JOB, Job.status == JobStatus.queued).limit(1)
+    )
+    if queued is None:
+        await job_queue.enqueue(session, PRUNE_PEOPLE_JOB, {}, max_attempts=3)
+
+
+async def prune_people(session: AsyncSession) -> int:
+    """Delete the people no credit names any more; answers how many went."""
+    result = await session.execute(
+        delete(Person)
+        .where(~exists().where(Credit.person_id == Person.id))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
