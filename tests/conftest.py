@@ -2,7 +2,8 @@
 
 SQLite (default): the migrations run once into a template file that each test copies.
 PostgreSQL (`CINESONIC_TEST_DATABASE_URL`): the migrations run once into a template database per
-xdist worker; each test gets `CREATE DATABASE … TEMPLATE …`. Redis (`CINESONIC_TEST_REDIS_URL`)
+xdist worker; each worker copies it once and empties it back to the template's rows after every
+test (`tests.fixtures.pgreuse`). Redis (`CINESONIC_TEST_REDIS_URL`)
 backs the event bus and rate limits, with a key prefix of the test's own.
 """
 
@@ -28,6 +29,7 @@ from cinesonic.config import Settings
 from cinesonic.logs import configure_logging
 from cinesonic.migrations.runner import upgrade
 from cinesonic.state import AppState
+from tests.fixtures.pgreuse import ReusableDatabase
 
 PG_URL = os.environ.get("CINESONIC_TEST_DATABASE_URL") or None
 REDIS_URL = os.environ.get("CINESONIC_TEST_REDIS_URL") or None
@@ -80,17 +82,29 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     asyncio.run(_pg_exec(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture
-async def database_url(database_template: str, tmp_path: Path) -> AsyncIterator[str]:
+@pytest.fixture(scope="session")
+def reusable_database(database_template: str) -> Iterator[ReusableDatabase | None]:
+    """PostgreSQL: this worker's test database, emptied between tests (`fixtures.pgreuse`)."""
     if PG_URL is None:
+        yield None
+        return
+    database = ReusableDatabase(PG_URL, database_template, f"cinesonic_t_{WORKER}_{os.getpid()}")
+    asyncio.run(database.create())
+    yield database
+    asyncio.run(database.drop())
+
+
+@pytest.fixture
+async def database_url(
+    database_template: str, reusable_database: ReusableDatabase | None, tmp_path: Path
+) -> AsyncIterator[str]:
+    if reusable_database is None:
         path = tmp_path / "cinesonic.db"
         shutil.copyfile(database_template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    name = f"cinesonic_t_{WORKER}_{uuid.uuid4().hex[:10]}"
-    await _pg_exec(PG_URL, f'CREATE DATABASE "{name}" TEMPLATE "{database_template}"')
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    await _pg_exec(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield reusable_database.url
+    await reusable_database.reset()
 
 
 @pytest.fixture
