@@ -186,3 +186,23 @@ def test_scans_dispatch_by_library_kind() -> None:
     assert scanner_for(LibraryKind.music) is Scanner
     assert scanner_for(LibraryKind.movies) is VideoScanner
     assert scanner_for(LibraryKind.tvshows) is VideoScanner
+
+
+@pytest.mark.parametrize("settings_overrides", [{"scan_video_processes": 0, "scan_batch_size": 2}])
+async def test_a_batch_adding_a_season_of_a_known_show_and_a_new_show_writes_parents_first(
+    state: AppState, seeds: VideoSeeds
+) -> None:
+    """Batch 2 holds a new season of the show batch 1 made, then a new show and its season:
+    rows go in parents first whatever order the batch met them in."""
+    library, root = await video_library(state, "TV", LibraryKind.tvshows)
+    for relative in (
+        "Alpha/Season 01/Alpha - S01E01.mkv",
+        "Alpha/Season 01/Alpha - S01E02.mkv",
+        "Alpha/Season 02/Alpha - S02E01.mkv",
+        "Beta/Season 01/Beta - S01E01.mkv",
+    ):
+        seeds.place(root, relative)
+    result = await scan(state, library.id)
+    assert (result["added"], result["failed"]) == (4, 0)
+    assert len(await rows(state, Season, Season.id)) == 3
+    assert len(await rows(state, Episode, Episode.id)) == 4

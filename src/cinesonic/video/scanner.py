@@ -245,6 +245,9 @@ class ItemRef:
     has_backdrop: bool = False
 
 
+INSERT_ORDER: list[type[Any]] = [Movie, TvShow, Season, Episode]
+
+
 @dataclass
 class Catalogue:
     """The library's movies, shows, seasons and episodes by what a file name can say; new ones
@@ -260,9 +263,11 @@ class Catalogue:
     def add(self, model: type[Any], row: dict[str, Any]) -> None:
         self.new_rows.setdefault(model, []).append(row)
 
-    def take_new(self) -> dict[type[Any], list[dict[str, Any]]]:
+    def take_new(self) -> list[tuple[type[Any], list[dict[str, Any]]]]:
+        """The new rows by model, parents first (a batch can add a season of a show made
+        earlier before it adds a new show and its seasons)."""
         rows, self.new_rows = self.new_rows, {}
-        return rows
+        return sorted(rows.items(), key=lambda entry: INSERT_ORDER.index(entry[0]))
 
 
 def _sidecars(folder: Folder, video_path: str) -> list[dict[str, Any]]:
@@ -617,7 +622,7 @@ class VideoScanner:
         artwork = await self._artwork(planned)
         try:
             async with self.db.session() as session:
-                for model, rows in self.catalogue.take_new().items():
+                for model, rows in self.catalogue.take_new():
                     for part in _chunks(rows):
                         await session.execute(insert(model), part)
                 for (model, item_id), values in artwork.items():
