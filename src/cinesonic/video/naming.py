@@ -165,11 +165,65 @@ def _season_of_folder(parts: list[str]) -> int | None:
     return None
 
 
+# The common shape of an episode's file name: anything (the show, again), `SxxEyy`, more
+# episodes (`E03`, `-E03`), then nothing or ` - Title`. Release names (`.1080p.WEB.x264`) and
+# everything else go to guessit.
+_EPISODE_NAME = re.compile(
+    r"^.*?(?:^|[ ._-])[Ss](?P<season>\d{1,2})[Ee](?P<first>\d{1,3})"
+    r"(?P<more>(?:-?[Ee]\d{1,3})*)"
+    r"(?:\s+-\s+(?P<title>[^.\[\]{}]*[^\d\s.\[\]{}][^.\[\]{}]*))?\s*$"
+)
+_MORE_EPISODES = re.compile(r"[Ee](\d{1,3})")
+# Words guessit reads as something other than a title: such names go to guessit.
+_RELEASE_WORDS = re.compile(
+    r"\b(?:\d{3,4}[pi]|[xh]\.?26[45]|hevc|av1|web(?:-?dl|rip)?|hdtv|blu-?ray|[bh]drip|dvdrip"
+    r"|remux|proper|repack|internal|part\s*\d+|pt\.?\s*\d+|cd\s*\d+|disc\s*\d+"
+    r"|extended|uncut|unrated|remastered|theatrical|limited|director'?s)\b",
+    re.IGNORECASE,
+)
+
+
+def _episode_by_pattern(parts: list[str]) -> ParsedName | None:
+    """`Show [(Year)]/[Season NN/]<name> SxxEyy[Eyy…][ - Title].ext` read without guessit,
+    which costs far more (it reads three path levels per file). None for any other shape:
+    the show must be a folder, and the name must hold nothing guessit could read more from."""
+    if len(parts) < 2 or _season_of_folder([parts[0], ""]) is not None:
+        return None
+    match = _EPISODE_NAME.match(os.path.splitext(parts[-1])[0])
+    if match is None:
+        return None
+    show, show_year = _title_and_year(parts[0])
+    if not show:
+        return None
+    season = int(match.group("season"))
+    numbers = [int(match.group("first"))]
+    numbers += [int(number) for number in _MORE_EPISODES.findall(match.group("more"))]
+    title = (match.group("title") or "").strip() or None
+    if title is not None and _RELEASE_WORDS.search(title):
+        return None
+    guessed: dict[str, Any] = {"title": show, "season": season, "episode": numbers}
+    if title:
+        guessed["episode_title"] = title
+    return ParsedName(
+        "episode",
+        show,
+        year=show_year,
+        season=season,
+        episodes=sorted(set(numbers)),
+        episode_title=title,
+        guessed={**guessed, "read_by": "pattern"},
+    )
+
+
 def parse_episode(relative_path: str) -> ParsedName:
     """`Show/Season 01/Show - S01E02 - Title.mkv`, `Show.S01E02E03.mkv`, `Show.2024.03.05.mkv`,
     specials (`Season 00`, `Specials`, `S00E01`). The show is the first folder below the root
-    when there is one, else the name's title."""
+    when there is one, else the name's title. The common shape is read by a pattern
+    (`_episode_by_pattern`), the rest by guessit."""
     parts = relative_path.replace("\\", "/").split("/")
+    quick = _episode_by_pattern(parts)
+    if quick is not None:
+        return quick
     guessed = _guess("/".join(parts[-3:]), "episode")
     show, show_year = "", None
     if len(parts) > 1 and _season_of_folder([parts[0], ""]) is None:
