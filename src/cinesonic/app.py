@@ -54,6 +54,7 @@ def _api_routes() -> tuple[BaseRoute, ...]:
     from cinesonic.image.endpoints import ImageFastRoute
     from cinesonic.music.endpoints import fast_routes as music_fast_routes
     from cinesonic.search.endpoints import fast_routes as search_fast_routes
+    from cinesonic.search.video_endpoints import fast_routes as video_search_fast_routes
     from cinesonic.share.endpoints import public_router as share_links
 
     holder = APIRouter()
@@ -64,6 +65,7 @@ def _api_routes() -> tuple[BaseRoute, ...]:
             ImageFastRoute(API_PREFIX),
             *music_fast_routes(API_PREFIX),
             *search_fast_routes(API_PREFIX),
+            *video_search_fast_routes(API_PREFIX),
         ]
     )
     holder.include_router(health)

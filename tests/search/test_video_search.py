@@ -320,6 +320,20 @@ async def test_autocomplete_prefixes_and_typos(state: AppState, client: httpx.As
             f"{API}/search/movies/autocomplete", params=params, headers=user.headers
         )
         assert response.status_code == 422, params
+    # Served by a `kit.fastquery` route when the query is fully understood; an extra
+    # parameter sends it through FastAPI's route instead: both answer alike.
+    for kind in ("movies", "tvshows"):
+        for params in ({"q": "al"}, {"q": "braeking", "limit": 2}, {"q": "  "}, {"limit": 3}):
+            answers = []
+            for extra in ({}, {"unused": "1"}):
+                response = await client.get(
+                    f"{API}/search/{kind}/autocomplete",
+                    params={**params, **extra},
+                    headers=user.headers,
+                )
+                answers.append((response.status_code, {**response.json(), "request_id": None}))
+            assert answers[0] == answers[1], (kind, params)
+    assert (await client.get(f"{API}/search/movies/autocomplete?q=al")).status_code == 401
 
 
 async def test_multi_groups_each_type(state: AppState, client: httpx.AsyncClient) -> None:
