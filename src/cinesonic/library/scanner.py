@@ -24,6 +24,7 @@ It reads files and writes the database; it never writes, moves or deletes a medi
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import ctypes
@@ -330,7 +331,75 @@ def _parent_cover(folder: str) -> str | None:
 # ---------------------------------------------------------------- the scan
 
 
-class Scanner:
+class ScanLifecycle(abc.ABC):
+    """The life of one scan, the same for music and video: begin, check the roots, walk and
+    write, check the roots again, finish; a root gone missing, a cancellation or an error ends
+    the scan recorded as such. Subclasses say how each step is done."""
+
+    FINISHED = "library_scanned"  # the log event of a scan that ended
+    scan_id: uuid.UUID
+    counters: Counters
+    executor: Executor
+    _own_executor: bool
+    _readers: Executor | None
+
+    @abc.abstractmethod
+    async def _begin(self) -> None: ...
+
+    @abc.abstractmethod
+    def _walker(self) -> Any: ...
+
+    @abc.abstractmethod
+    async def _walk_and_write(self, walker: Any) -> None: ...
+
+    @abc.abstractmethod
+    async def _finish(self, walker: Any) -> None: ...
+
+    @abc.abstractmethod
+    async def _end(self, status: ScanStatus, message: str | None) -> None: ...
+
+    @abc.abstractmethod
+    def _release_memory(self) -> None: ...
+
+    async def _in_io(self, function: Callable[..., _T], *args: Any) -> _T:
+        """Run blocking file-system work on the scan's I/O threads."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+
+    async def run(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            await self._begin()
+            walker = self._walker()
+            await self._in_io(walker.check_roots)
+            await self._walk_and_write(walker)
+            await self._in_io(walker.check_roots)
+            await self._finish(walker)
+        except RootUnavailable as exc:
+            await self._end(ScanStatus.failed, str(exc))
+            raise
+        except ScanAbandoned:
+            raise
+        except (asyncio.CancelledError, JobCancelled):
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._end(ScanStatus.cancelled, "The scan was stopped."))
+            raise
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                await self._end(ScanStatus.failed, f"{type(exc).__name__}: {exc}"[:2000])
+            raise
+        finally:
+            self._release_memory()
+            if self._own_executor:
+                self.executor.shutdown(wait=False, cancel_futures=True)
+                if self._readers is not None and self._readers is not self.executor:
+                    self._readers.shutdown(wait=False, cancel_futures=True)
+        seconds = round(time.perf_counter() - started, 3)
+        counters = self.counters.as_dict()
+        log.info(self.FINISHED, scan_id=str(self.scan_id), seconds=seconds, **counters)
+        return {"scan_id": str(self.scan_id), "seconds": seconds, **counters}
+
+
+class Scanner(ScanLifecycle):
     def __init__(
         self,
         db: Database,
@@ -373,41 +442,8 @@ class Scanner:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def _in_io(self, function: Callable[..., _T], *args: Any) -> _T:
-        """Run blocking file-system work on the scan's I/O threads."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
-
-    async def run(self) -> dict[str, Any]:
-        started = time.perf_counter()
-        try:
-            await self._begin()
-            walker = Walker(self.roots)
-            await self._in_io(walker.check_roots)
-            await self._walk_and_write(walker)
-            await self._in_io(walker.check_roots)
-            await self._finish(walker)
-        except RootUnavailable as exc:
-            await self._end(ScanStatus.failed, str(exc))
-            raise
-        except ScanAbandoned:
-            raise
-        except (asyncio.CancelledError, JobCancelled):
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._end(ScanStatus.cancelled, "The scan was stopped."))
-            raise
-        except Exception as exc:
-            with contextlib.suppress(Exception):
-                await self._end(ScanStatus.failed, f"{type(exc).__name__}: {exc}"[:2000])
-            raise
-        finally:
-            self._release_memory()
-            if self._own_executor:
-                self.executor.shutdown(wait=False, cancel_futures=True)
-                if self._readers is not None and self._readers is not self.executor:
-                    self._readers.shutdown(wait=False, cancel_futures=True)
-        seconds = round(time.perf_counter() - started, 3)
-        log.info("library_scanned", scan_id=str(self.scan_id), seconds=seconds, **self._summary())
-        return {"scan_id": str(self.scan_id), "seconds": seconds, **self.counters.as_dict()}
+    def _walker(self) -> Walker:
+        return Walker(self.roots)
 
     def _release_memory(self) -> None:
         """Drop what a large scan held (the rows by path, the name caches) and hand the freed
@@ -420,9 +456,6 @@ class Scanner:
         gc.collect()
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc only; elsewhere a no-op
-
-    def _summary(self) -> dict[str, int]:
-        return self.counters.as_dict()
 
     async def _begin(self) -> None:
         """Mark the scan running (again, for a retried attempt) and load what it compares

@@ -35,7 +35,6 @@ import os
 import stat
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -61,6 +60,7 @@ from cinesonic.library.scanner import (
     ProgressHook,
     RootUnavailable,
     ScanAbandoned,
+    ScanLifecycle,
 )
 from cinesonic.metadata import refresh as metadata_refresh
 from cinesonic.models.image import ImageKind
@@ -84,7 +84,6 @@ from cinesonic.models.video import (
 )
 from cinesonic.video import naming
 from cinesonic.video.probe import ReadRequest, VideoInfo, read_many
-from cinesonic.worker.runner import JobCancelled
 
 log = structlog.get_logger("cinesonic.video.scanner")
 
@@ -292,7 +291,7 @@ def _read_bytes(path: str) -> bytes | None:
 # ---------------------------------------------------------------- the scan
 
 
-class VideoScanner:
+class VideoScanner(ScanLifecycle):
     def __init__(
         self,
         db: Database,
@@ -330,42 +329,14 @@ class VideoScanner:
         self._last_event = 0.0
         self._store = image_service.image_store(settings.data_dir)
 
-    async def _in_io(self, function: Callable[..., _T], *args: Any) -> _T:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+    FINISHED = "video_library_scanned"
 
-    async def run(self) -> dict[str, Any]:
-        started = time.perf_counter()
-        try:
-            await self._begin()
-            walker = Walker(self.roots)
-            await self._in_io(walker.check_roots)
-            await self._walk_and_write(walker)
-            await self._in_io(walker.check_roots)
-            await self._finish(walker)
-        except RootUnavailable as exc:
-            await self._end(ScanStatus.failed, str(exc))
-            raise
-        except ScanAbandoned:
-            raise
-        except (asyncio.CancelledError, JobCancelled):
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._end(ScanStatus.cancelled, "The scan was stopped."))
-            raise
-        except Exception as exc:
-            with contextlib.suppress(Exception):
-                await self._end(ScanStatus.failed, f"{type(exc).__name__}: {exc}"[:2000])
-            raise
-        finally:
-            self.existing = {}
-            self.catalogue = Catalogue()
-            if self._own_executor:
-                self.executor.shutdown(wait=False, cancel_futures=True)
-                if self._readers is not None and self._readers is not self.executor:
-                    self._readers.shutdown(wait=False, cancel_futures=True)
-        seconds = round(time.perf_counter() - started, 3)
-        counters = self.counters.as_dict()
-        log.info("video_library_scanned", scan_id=str(self.scan_id), seconds=seconds, **counters)
-        return {"scan_id": str(self.scan_id), "seconds": seconds, **counters}
+    def _walker(self) -> Walker:
+        return Walker(self.roots)
+
+    def _release_memory(self) -> None:
+        self.existing = {}
+        self.catalogue = Catalogue()
 
     # ------------------------------------------------------------------ begin and end
 
